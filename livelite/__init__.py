@@ -1,0 +1,122 @@
+"""LiveLite: a self-hosted live-streaming platform. ``create_app`` builds the app."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import event
+
+from livelite.config import ENV_PREFIX, DefaultConfig, instance_path_from_env, load_secret_key
+
+ROOT = Path(__file__).resolve().parent.parent
+MIGRATIONS_DIR = ROOT / "migrations"
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app: config, extensions, blueprints, CLI. No network or disk work
+    beyond creating the instance folder and its secret key."""
+    instance_path = instance_path_from_env(ROOT / "instance")
+    if test_config and "INSTANCE_PATH" in test_config:
+        instance_path = Path(test_config["INSTANCE_PATH"])
+    instance_path.mkdir(parents=True, exist_ok=True)
+
+    app = Flask(
+        __name__,
+        instance_path=str(instance_path),
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    _load_config(app, test_config)
+    _init_database(app)
+    _init_extensions(app)
+    _register_blueprints(app)
+
+    from livelite import cli, errors, security, templating
+
+    security.init_app(app)
+    errors.init_app(app)
+    templating.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+def _load_config(app: Flask, test_config: dict | None) -> None:
+    config = app.config
+    config.from_object(DefaultConfig)
+    config.from_pyfile("config.py", silent=True)
+    config.from_prefixed_env(ENV_PREFIX)
+    if os.environ.get("DATABASE_URL"):
+        config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+    if test_config:
+        config.update(test_config)
+
+    instance = Path(app.instance_path)
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = load_secret_key(instance)
+    if not config.get("SQLALCHEMY_DATABASE_URI"):
+        config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'livelite.db'}"
+    if not config.get("MEDIA_ROOT"):
+        config["MEDIA_ROOT"] = str(instance / "media")
+    config["SESSION_COOKIE_SECURE"] = config["REMEMBER_COOKIE_SECURE"] = bool(config["HTTPS"])
+    config["PREFERRED_URL_SCHEME"] = "https" if config["HTTPS"] else "http"
+    config["REMEMBER_COOKIE_DURATION"] = timedelta(days=config["REMEMBER_COOKIE_DURATION_DAYS"])
+    config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(ROOT / "translations"))
+    if config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+        config["SQLALCHEMY_ENGINE_OPTIONS"].setdefault(
+            "connect_args", {"timeout": config["SQLITE_BUSY_TIMEOUT_MS"] / 1000}
+        )
+
+
+def _init_database(app: Flask) -> None:
+    from livelite import models  # noqa: F401  (registers every table)
+    from livelite.extensions import db, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name == "sqlite":
+            busy_ms = int(app.config["SQLITE_BUSY_TIMEOUT_MS"])
+
+            @event.listens_for(engine, "connect")
+            def _sqlite_pragmas(dbapi_connection, _record):
+                # WAL lets readers go on while one writer commits; foreign keys are
+                # off by default in SQLite; the busy timeout waits for a lock
+                # instead of failing at once.
+                cursor = dbapi_connection.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+                cursor.close()
+
+
+def _init_extensions(app: Flask) -> None:
+    from livelite.extensions import api, babel, csrf, limiter, socketio
+    from livelite.i18n import select_locale
+    from livelite.media.storage import LocalStorage
+
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    socketio.init_app(
+        app,
+        async_mode=app.config["SOCKETIO_ASYNC_MODE"],
+        message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
+        # Same-origin only: our pages are the only clients allowed to connect.
+        cors_allowed_origins=None,
+    )
+    app.config.setdefault("OPENAPI_URL_PREFIX", None)  # we serve the document ourselves
+    api.init_app(app)
+    app.extensions["livelite.storage"] = LocalStorage(app.config["MEDIA_ROOT"])
+
+
+def _register_blueprints(app: Flask) -> None:
+    from livelite.blueprints import register_all
+
+    register_all(app)

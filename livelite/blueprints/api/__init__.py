@@ -1,0 +1,50 @@
+"""The JSON API under /api/v1, documented by the OpenAPI document it generates.
+
+Authentication is the browser session (unsafe methods then need the CSRF header, as
+forms do) or a personal access token (``Authorization: Bearer ll_...``, no CSRF: it
+is not sent automatically by browsers). Errors are ``{"error": {"status", "message",
+"errors"?}}`` (livelite.errors).
+"""
+
+from flask import Flask, g, request
+from flask_babel import gettext as _
+
+from livelite.extensions import api, csrf
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def guard():
+    """Runs before every API request: refuse bad tokens, check CSRF for session writes."""
+    # Flask-Login loads the user lazily; touching it runs the token loader now.
+    from flask_login import current_user
+
+    current_user.is_authenticated  # noqa: B018
+    if g.get("bad_token"):
+        from livelite.blueprints.api.common import Unauthenticated
+
+        raise Unauthenticated(_("The token is invalid, expired or revoked."))
+    if request.method not in SAFE_METHODS and g.get("api_token") is None:
+        csrf.protect()
+
+
+def register(app: Flask) -> None:
+    from livelite.blueprints.api import accounts, admin, docs, tokens, users
+
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "description": "Personal access token (ll_...)"}
+    )
+    api.spec.components.security_scheme(
+        "sessionCookie",
+        {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "session",
+            "description": "Browser session; unsafe methods also need the X-CSRFToken header.",
+        },
+    )
+    for module in (accounts, users, tokens, admin):
+        csrf.exempt(module.bp)
+        module.bp.before_request(guard)
+        api.register_blueprint(module.bp)
+    app.register_blueprint(docs.bp)

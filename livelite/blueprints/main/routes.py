@@ -1,0 +1,73 @@
+"""Discovery pages (For You, LIVE, Upcoming), notifications, language, health."""
+
+from flask import current_app, jsonify, make_response, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import text
+
+from livelite.blueprints.main import bp
+from livelite.extensions import db, limiter
+from livelite.forms import safe_next
+from livelite.i18n import LANG_COOKIE
+from livelite.services import accounts, discovery
+
+
+@bp.route("/")
+def index():
+    """For You. Lives and videos join this feed with the live and video features;
+    until there are any, it suggests people to follow."""
+    viewer = current_user if current_user.is_authenticated else None
+    return render_template("main/for_you.html", suggestions=discovery.suggested_people(viewer))
+
+
+@bp.route("/live")
+def live_now():
+    """Lives happening now."""
+    return render_template("main/live.html")
+
+
+@bp.route("/upcoming")
+def upcoming():
+    """Scheduled LIVE events."""
+    return render_template("main/upcoming.html")
+
+
+@bp.route("/notifications")
+@login_required
+def notifications():
+    return render_template("main/notifications.html")
+
+
+@bp.route("/language", methods=["POST"])
+def set_language():
+    """Switch language: saved on the account if logged in, in a cookie otherwise."""
+    locale = request.form.get("locale", "")
+    if locale not in current_app.config["LANGUAGES"]:
+        locale = ""
+    if current_user.is_authenticated:
+        accounts.set_locale(current_user, locale or None)
+    response = make_response(redirect(safe_next(url_for("main.index"))))
+    if locale:
+        response.set_cookie(
+            LANG_COOKIE,
+            locale,
+            max_age=365 * 24 * 3600,
+            samesite="Lax",
+            secure=current_app.config["HTTPS"],
+            httponly=True,
+        )
+    else:
+        response.delete_cookie(LANG_COOKIE)
+    return response
+
+
+@bp.route("/healthz")
+@limiter.exempt
+def healthz():
+    """Liveness for load balancers: answers ok only if the database answers."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:
+        db.session.rollback()
+        current_app.logger.exception("health check failed")
+        return jsonify(status="error", database="unavailable"), 503
+    return jsonify(status="ok")

@@ -1,0 +1,22 @@
+"""Public media files (avatars). Live and replay files get their own checked routes."""
+
+from flask import abort, current_app, send_file
+
+from livelite.blueprints.media_files import bp
+from livelite.extensions import limiter
+
+PUBLIC_CATEGORIES = ("avatars",)
+
+
+@bp.route("/media/<path:path>")
+@limiter.exempt
+def file(path: str):
+    """Serve a public upload; names carry a random directory, so they can be cached forever."""
+    if path.split("/", 1)[0] not in PUBLIC_CATEGORIES:
+        abort(404)
+    target = current_app.extensions["livelite.storage"].path(path)
+    if target is None or not target.is_file():
+        abort(404)
+    response = send_file(target, conditional=True, max_age=31536000)
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response

@@ -1,0 +1,137 @@
+"""Commands: ``flask --app app create-user``, ``seed-demo``, ``settings``."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import select
+
+from livelite.extensions import db
+from livelite.models import Role, User
+from livelite.services import accounts
+from livelite.services import settings as site_settings
+from livelite.services.errors import DomainError
+
+
+def _upgrade():
+    from livelite.server import ensure_database
+
+    ensure_database(current_app._get_current_object())
+
+
+def _parse_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter("use YYYY-MM-DD") from None
+
+
+@click.command("create-user")
+@click.argument("username")
+@click.option("--email", required=True)
+@click.option("--password", required=True)
+@click.option("--birthdate", required=True, help="YYYY-MM-DD")
+@click.option("--display-name", default=None)
+@click.option("--admin", "make_admin", is_flag=True, help="Give the admin role.")
+@click.option("--creator", is_flag=True, help="Give the creator role (may go live).")
+def create_user_command(username, email, password, birthdate, display_name, make_admin, creator):
+    """Create an account (registration rules apply, even when registration is closed)."""
+    _upgrade()
+    role = Role.ADMIN if make_admin else Role.CREATOR if creator else Role.MEMBER
+    try:
+        user = accounts.register(
+            username=username,
+            display_name=display_name or username,
+            email=email,
+            password=password,
+            birth_date=_parse_date(birthdate),
+            role=role,
+            check_open=False,
+        )
+    except DomainError as exc:
+        for field, messages in (exc.errors or {"": [exc.message]}).items():
+            for message in messages:
+                click.echo(f"error: {field + ': ' if field else ''}{message}", err=True)
+        raise SystemExit(1) from None
+    click.echo(f"Created @{user.username} ({user.role.value}).")
+
+
+DEMO_USERS = [
+    # username, display name, role, birth date
+    ("ada", "Ada Lovelace", Role.CREATOR, date(1990, 12, 10)),
+    ("grace", "Grace Hopper", Role.CREATOR, date(1986, 12, 9)),
+    ("linus", "Linus", Role.MEMBER, date(2001, 4, 2)),
+    ("margaret", "Margaret H.", Role.MODERATOR, date(1994, 8, 17)),
+    ("tim", "Tim B.", Role.MEMBER, date(2009, 6, 8)),
+]
+DEMO_PASSWORD = "livelite-demo"
+
+
+@click.command("seed-demo")
+def seed_demo_command():
+    """Add demo people and follows (idempotent); their password is ``livelite-demo``."""
+    _upgrade()
+    created = 0
+    users = {}
+    for username, name, role, born in DEMO_USERS:
+        user = db.session.scalar(select(User).where(User.username == username))
+        if user is None:
+            user = accounts.register(
+                username=username,
+                display_name=name,
+                email=f"{username}@demo.livelite.test",
+                password=DEMO_PASSWORD,
+                birth_date=born,
+                role=role,
+                check_open=False,
+            )
+            if user.role != role and user.role != Role.ADMIN:
+                accounts.set_role(user, role)
+            if not user.bio:
+                accounts.update_profile(user, bio=f"Demo account. Hello, I am {name}!")
+            created += 1
+        users[username] = user
+    follows = [
+        ("linus", "ada"),
+        ("tim", "ada"),
+        ("margaret", "ada"),
+        ("ada", "grace"),
+        ("linus", "grace"),
+        ("grace", "ada"),
+    ]
+    for follower, followed in follows:
+        accounts.follow(users[follower], users[followed])
+    click.echo(f"Demo data ready: {created} new users (password: {DEMO_PASSWORD}).")
+
+
+@click.group("settings")
+def settings_group():
+    """Show or change site settings."""
+
+
+@settings_group.command("list")
+def settings_list():
+    _upgrade()
+    for key, value in site_settings.all_settings().items():
+        click.echo(f"{key} = {value!r}")
+
+
+@settings_group.command("set")
+@click.argument("key")
+@click.argument("value")
+def settings_set(key, value):
+    _upgrade()
+    try:
+        stored = site_settings.set_setting(key.upper(), value)
+    except DomainError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        raise SystemExit(1) from None
+    click.echo(f"{key.upper()} = {stored!r}")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(create_user_command)
+    app.cli.add_command(seed_demo_command)
+    app.cli.add_command(settings_group)

@@ -1,0 +1,97 @@
+"""Configuration: defaults here, then ``instance/config.py``, then ``LIVELITE_*`` variables.
+
+The order lets an operator keep a config file next to the data it describes while
+containers and CI override single values from the environment without editing files.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+ENV_PREFIX = "LIVELITE"
+
+
+class DefaultConfig:
+    """Values that make ``python app.py`` work on a laptop with nothing else installed."""
+
+    HOST = "127.0.0.1"
+    PORT = 5000
+
+    # None means "livelite.db inside the instance folder"; resolved in create_app.
+    SQLALCHEMY_DATABASE_URI: str | None = None
+    SQLITE_BUSY_TIMEOUT_MS = 5000
+    # None means "media/ inside the instance folder".
+    MEDIA_ROOT: str | None = None
+
+    # The async mode is chosen here and only here (STYLE.md, convention 1).
+    SOCKETIO_ASYNC_MODE = "eventlet"
+    SOCKETIO_MESSAGE_QUEUE: str | None = None
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    # Browsers drop Secure cookies sent over plain http, so this is on only when
+    # the operator says the site is served over HTTPS (LIVELITE_HTTPS=true).
+    HTTPS = False
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_DURATION_DAYS = 30
+    # Behind nginx: trust one proxy's X-Forwarded-* headers.
+    PROXY_FIX = False
+
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+
+    RATELIMIT_ENABLED = True
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_RATE_LIMIT = "10 per minute;50 per hour"
+    REGISTER_RATE_LIMIT = "5 per minute;30 per hour"
+
+    LANGUAGES = ("en", "fr")
+    BABEL_DEFAULT_LOCALE = "en"
+    BABEL_DEFAULT_TIMEZONE = "UTC"
+
+    # Uploads: a request over this size is refused before it is read.
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+    AVATAR_MAX_BYTES = 5 * 1024 * 1024
+    AVATAR_MAX_PIXELS = 40_000_000
+    AVATAR_SIZE = 256
+
+    # Site-setting defaults; the live values are rows in site_settings (services.settings).
+    MIN_AGE = 13
+    LIVE_MIN_AGE = 16
+    LIVE_MIN_FOLLOWERS = 1000
+    GIFT_MIN_AGE = 18
+    REGISTRATION_OPEN = True
+
+    API_TITLE = "LiveLite API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+
+    FFMPEG_PATH: str | None = None  # None means imageio-ffmpeg's bundled binary
+
+
+def instance_path_from_env(default: Path) -> Path:
+    """Return the instance folder, honouring ``LIVELITE_INSTANCE_PATH``.
+
+    It is read before the Flask object exists because Flask needs it at construction.
+    """
+    value = os.environ.get(f"{ENV_PREFIX}_INSTANCE_PATH")
+    return Path(value).expanduser().resolve() if value else default
+
+
+def load_secret_key(instance_path: Path) -> str:
+    """Read the secret key kept under the instance folder, creating it on first run.
+
+    Keeping it on disk (mode 0600) means sessions survive restarts while no secret
+    ever sits in the repository.
+    """
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    key = secrets.token_hex(32)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key

@@ -1,0 +1,83 @@
+"""Error responses: JSON under /api, a friendly page elsewhere, never a stack trace."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from livelite.extensions import db
+from livelite.services.errors import DomainError
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/healthz"
+
+
+def _friendly_message(code: int, description: str | None) -> str:
+    messages = {
+        400: _("The request could not be understood."),
+        401: _("Log in to continue."),
+        403: _("You do not have permission to do this."),
+        404: _("This page does not exist, or it was removed."),
+        405: _("This action is not allowed here."),
+        413: _("The upload is too large."),
+        422: _("Some values are not valid."),
+        429: _("Too many attempts. Wait a moment and try again."),
+        500: _("Something went wrong on our side. Nothing you did; try again in a moment."),
+    }
+    return messages.get(code, description or _("Something went wrong."))
+
+
+def json_error(status: int, message: str, errors: dict | None = None):
+    body = {"error": {"status": status, "message": message}}
+    if errors:
+        body["error"]["errors"] = errors
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def handle_http_exception(exc: HTTPException):
+    code = exc.code or 500
+    if code >= 500:
+        db.session.rollback()
+    errors = None
+    # webargs (flask-smorest) puts field messages in exc.data["messages"]
+    data = getattr(exc, "data", None)
+    if isinstance(data, dict) and "messages" in data:
+        messages = data["messages"]
+        errors = messages.get("json") or messages.get("query") or messages.get("form") or messages
+    if code == 400 and exc.__class__.__name__ == "CSRFError":
+        message = _("Your form expired or was sent from another site. Reload the page and try again.")
+    else:
+        message = _friendly_message(code, exc.description)
+    if wants_json():
+        response = json_error(code, message, errors)
+        if code == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+        return response
+    return render_template("errors/error.html", code=code, message=message), code
+
+
+def handle_domain_error(exc: DomainError):
+    db.session.rollback()
+    if wants_json():
+        return json_error(exc.status, exc.message, exc.errors or None)
+    return render_template("errors/error.html", code=exc.status, message=exc.message), exc.status
+
+
+def handle_unexpected(exc: Exception):
+    if isinstance(exc, HTTPException):
+        return handle_http_exception(exc)
+    db.session.rollback()
+    from flask import current_app
+
+    current_app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+    return handle_http_exception(InternalServerError())
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,1 @@
+"""Media on disk: storage, image processing, and (later) ingest, HLS and thumbnails."""

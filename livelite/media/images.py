@@ -1,0 +1,69 @@
+"""Images uploaded by people (avatars, later covers), decoded and re-encoded with OpenCV.
+
+Re-encoding is the point: whatever arrives (EXIF with GPS, a polyglot file, odd
+colour depths), what we store and serve is a plain JPEG we produced ourselves.
+"""
+
+from __future__ import annotations
+
+import os
+
+# OpenCV reads this limit once, when the library loads; it guards against images whose
+# header promises billions of pixels (a "decompression bomb") before any memory is taken.
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(50_000_000))
+
+import cv2
+import numpy as np
+from flask_babel import gettext as _
+
+from livelite.services.errors import ValidationFailed
+
+
+def decode_image(data: bytes, *, field: str, max_bytes: int, max_pixels: int) -> np.ndarray:
+    """Decode bytes into a BGR image, refusing what is empty, too big or not an image."""
+    if not data:
+        raise ValidationFailed({field: [_("The file is empty.")]})
+    if len(data) > max_bytes:
+        raise ValidationFailed(
+            {field: [_("The image is too large (%(mb)s MB at most).", mb=max_bytes // (1024 * 1024))]}
+        )
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    try:
+        image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        image = None
+    if image is None or image.size == 0:
+        raise ValidationFailed(
+            {field: [_("This file is not an image we can read. Use a JPEG, PNG or WebP picture.")]}
+        )
+    height, width = image.shape[:2]
+    if width * height > max_pixels:
+        raise ValidationFailed({field: [_("The image has too many pixels.")]})
+    return _to_bgr(image)
+
+
+def _to_bgr(image: np.ndarray) -> np.ndarray:
+    """Normalise depth and channels; transparent areas become white, not black."""
+    if image.dtype != np.uint8:
+        image = cv2.convertScaleAbs(image, alpha=255.0 / max(float(image.max()), 1.0))
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        bgr = image[:, :, :3].astype(np.float32)
+        alpha = image[:, :, 3:4].astype(np.float32) / 255.0
+        return (bgr * alpha + 255.0 * (1.0 - alpha)).astype(np.uint8)
+    return image[:, :, :3]
+
+
+def square_jpeg(image: np.ndarray, size: int, quality: int = 88) -> bytes:
+    """Centre-crop to a square, resize to ``size`` and encode as a metadata-free JPEG."""
+    height, width = image.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    square = image[top : top + side, left : left + side]
+    interpolation = cv2.INTER_AREA if side > size else cv2.INTER_CUBIC
+    resized = cv2.resize(square, (size, size), interpolation=interpolation)
+    ok, encoded = cv2.imencode(".jpg", resized, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:  # pragma: no cover - OpenCV always encodes a valid BGR uint8 array
+        raise RuntimeError("JPEG encoding failed")
+    return encoded.tobytes()

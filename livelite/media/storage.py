@@ -1,0 +1,50 @@
+"""Files under the media root, behind one small interface.
+
+Every upload gets its own random directory and a name we choose, so user-supplied
+names never reach the filesystem; paths are stored relative to the root and resolved
+with ``safe_join`` so a crafted path can never leave it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from pathlib import Path
+
+from werkzeug.security import safe_join
+
+
+class LocalStorage:
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def save(self, category: str, filename: str, data: bytes) -> str:
+        """Write ``data`` to ``category/<random>/filename``; returns the relative path."""
+        relative_dir = f"{category}/{secrets.token_hex(12)}"
+        directory = self.root / relative_dir
+        directory.mkdir(parents=True)
+        target = directory / filename
+        tmp = directory / f".{filename}.part"
+        tmp.write_bytes(data)
+        os.replace(tmp, target)  # readers never see a half-written file
+        return f"{relative_dir}/{filename}"
+
+    def path(self, relative: str) -> Path | None:
+        """Absolute path of a stored file, or None if the path would leave the root."""
+        joined = safe_join(str(self.root), relative)
+        return Path(joined) if joined else None
+
+    def delete(self, relative: str | None) -> None:
+        """Remove a stored file and its random directory; missing files are fine."""
+        if not relative:
+            return
+        path = self.path(relative)
+        if path is None:
+            return
+        directory = path.parent
+        if directory != self.root and directory.parent != self.root:
+            shutil.rmtree(directory, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)

@@ -1,0 +1,30 @@
+"""Serving: bring the database up to date, say where we listen, run Socket.IO on eventlet."""
+
+from __future__ import annotations
+
+import flask_migrate
+from flask import Flask
+from sqlalchemy import func, select
+
+from livelite.extensions import db, socketio
+
+
+def ensure_database(app: Flask) -> None:
+    """Create or upgrade the schema through the migrations (idempotent)."""
+    with app.app_context():
+        flask_migrate.upgrade()
+
+
+def serve(app: Flask) -> int:
+    from livelite.models import User
+
+    ensure_database(app)
+    host, port = app.config["HOST"], int(app.config["PORT"])
+    with app.app_context():
+        fresh = not db.session.scalar(select(func.count()).select_from(User))
+    print(f" * LiveLite is running on http://{host}:{port}/", flush=True)
+    print(f" * Instance folder: {app.instance_path}", flush=True)
+    if fresh:
+        print(" * New instance: the first account to register becomes the admin.", flush=True)
+    socketio.run(app, host=host, port=port, log_output=bool(app.config.get("ACCESS_LOG", False)))
+    return 0

@@ -1,0 +1,88 @@
+"""Site settings: a row in ``site_settings`` wins over the config default.
+
+Only names listed in ``SETTINGS`` exist, each with a type, so an admin form, the CLI
+and the API validate the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+
+from livelite.extensions import db
+from livelite.models import SiteSetting
+from livelite.services.errors import ValidationFailed
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    type: type
+    label: str
+    minimum: int | None = None
+    maximum: int | None = None
+
+
+SETTINGS: dict[str, SettingSpec] = {
+    "MIN_AGE": SettingSpec(int, _l("Minimum age to register"), 0, 120),
+    "LIVE_MIN_AGE": SettingSpec(int, _l("Minimum age to go live"), 0, 120),
+    "LIVE_MIN_FOLLOWERS": SettingSpec(int, _l("Followers needed to go live"), 0, 10_000_000),
+    "GIFT_MIN_AGE": SettingSpec(int, _l("Minimum age to send or receive gifts"), 0, 120),
+    "REGISTRATION_OPEN": SettingSpec(bool, _l("Registration open")),
+}
+
+
+def get_setting(key: str):
+    """The current value of a setting: the stored override, else the config default."""
+    if key not in SETTINGS:
+        raise KeyError(key)
+    row = db.session.get(SiteSetting, key)
+    if row is not None:
+        return json.loads(row.value)
+    return current_app.config[key]
+
+
+def all_settings() -> dict[str, object]:
+    return {key: get_setting(key) for key in SETTINGS}
+
+
+def parse_setting(key: str, raw) -> object:
+    """Convert and range-check a value given as text (CLI, forms) or JSON (API)."""
+    spec = SETTINGS.get(key)
+    if spec is None:
+        raise ValidationFailed({"key": [str(_l("Unknown setting."))]})
+    if spec.type is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ValidationFailed({key: [str(_l("Enter true or false."))]})
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ValidationFailed({key: [str(_l("Enter a whole number."))]}) from None
+    if (spec.minimum is not None and value < spec.minimum) or (
+        spec.maximum is not None and value > spec.maximum
+    ):
+        raise ValidationFailed(
+            {key: [str(_l("Enter a number from %(lo)s to %(hi)s.", lo=spec.minimum, hi=spec.maximum))]}
+        )
+    return value
+
+
+def set_setting(key: str, raw) -> object:
+    """Validate and store a setting; returns the stored value."""
+    value = parse_setting(key, raw)
+    row = db.session.get(SiteSetting, key)
+    if row is None:
+        row = SiteSetting(key=key, value=json.dumps(value))
+        db.session.add(row)
+    else:
+        row.value = json.dumps(value)
+    db.session.commit()
+    return value

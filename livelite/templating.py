@@ -1,0 +1,33 @@
+"""What every template can use: the avatar URL, languages, the current locale."""
+
+from flask import Flask, url_for
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+
+from livelite.models import Role
+
+ROLE_LABELS = {
+    Role.ADMIN: _l("Admin"),
+    Role.MODERATOR: _l("Moderator"),
+    Role.CREATOR: _l("Creator"),
+    Role.MEMBER: _l("Member"),
+}
+
+
+def role_label(role: Role) -> str:
+    return str(ROLE_LABELS[role])
+
+
+def avatar_url(user) -> str | None:
+    if user is None or not user.avatar_path:
+        return None
+    return url_for("media.file", path=user.avatar_path)
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals["avatar_url"] = avatar_url
+    app.jinja_env.globals["role_label"] = role_label
+
+    @app.context_processor
+    def inject_locale():
+        return {"current_locale": str(get_locale()), "languages": app.config["LANGUAGES"]}

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install everything the tests need (Python packages in .venv, Debian's Chromium) and
+# run the linter and the whole test suite. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+apt_updated=""
+need_apt() {
+  if [ -z "$apt_updated" ]; then $SUDO apt-get update -qq; apt_updated=1; fi
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv 2>/dev/null || { need_apt python3-venv; rm -rf .venv; "$PYTHON" -m venv .venv; }
+fi
+[ -x /usr/bin/chromium ] || need_apt chromium fonts-dejavu-core
+.venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+.venv/bin/python -m ruff check .
+exec .venv/bin/python -m pytest "$@"

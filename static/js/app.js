@@ -1,0 +1,48 @@
+// LiveLite page behaviour shared by every page. No inline scripts (CSP): everything
+// hooks onto data-* attributes.
+(function () {
+  "use strict";
+  document.documentElement.classList.add("js");
+
+  // The language picker submits as soon as it changes (the button stays for no-JS).
+  document.querySelectorAll("[data-autosubmit]").forEach(function (el) {
+    el.addEventListener("change", function () { el.form.submit(); });
+  });
+
+  // Forms that destroy something ask first.
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  });
+
+  // Copy buttons: data-copy="#selector".
+  document.querySelectorAll("[data-copy]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var target = document.querySelector(button.dataset.copy);
+      if (!target) return;
+      target.select();
+      var done = function () {
+        var label = button.textContent;
+        button.textContent = button.dataset.copied || label;
+        setTimeout(function () { button.textContent = label; }, 1500);
+      };
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(target.value).then(done, function () { document.execCommand("copy"); done(); });
+      } else {
+        document.execCommand("copy");
+        done();
+      }
+    });
+  });
+
+  // Close the account menu with Escape or a click elsewhere.
+  document.querySelectorAll("details.menu").forEach(function (menu) {
+    document.addEventListener("click", function (event) {
+      if (menu.open && !menu.contains(event.target)) menu.open = false;
+    });
+    menu.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") { menu.open = false; menu.querySelector("summary").focus(); }
+    });
+  });
+})();

@@ -81,7 +81,7 @@ def seed_demo_command():
             user = accounts.register(
                 username=username,
                 display_name=name,
-                email=f"{username}@demo.livelite.test",
+                email=f"{username}@demo.livelite.example",
                 password=DEMO_PASSWORD,
                 birth_date=born,
                 role=role,

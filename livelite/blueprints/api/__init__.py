@@ -45,6 +45,9 @@ def register(app: Flask) -> None:
     )
     for module in (accounts, users, tokens, admin):
         csrf.exempt(module.bp)
-        module.bp.before_request(guard)
+        # Blueprints are module-level objects: a second create_app in the same process
+        # (tests, scripts) must not add the guard again, which Flask refuses.
+        if guard not in module.bp.before_request_funcs.get(None, []):
+            module.bp.before_request(guard)
         api.register_blueprint(module.bp)
     app.register_blueprint(docs.bp)

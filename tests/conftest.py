@@ -1,0 +1,176 @@
+"""Fixtures: an app per test with its own instance folder and a database migrated once
+per session, a client, a CLI runner, and an ``auth`` helper that uses the real forms."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from functools import partial
+from pathlib import Path
+
+import flask_migrate
+import pytest
+from factories import PASSWORD
+from pages import find_form, meta_csrf_token, submit
+from werkzeug import security as werkzeug_security
+
+from livelite import create_app
+from livelite.extensions import db
+
+BASE_CONFIG = {
+    "TESTING": True,
+    "RATELIMIT_ENABLED": False,
+    "SOCKETIO_ASYNC_MODE": "threading",
+    "WTF_CSRF_ENABLED": True,
+}
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch):
+    """Variables from the machine running the tests must not change the app under test."""
+    for name in list(os.environ):
+        if name.startswith("LIVELITE_") or name in ("DATABASE_URL", "HTTPS"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(request, monkeypatch):
+    """scrypt takes ~150 ms per hash; tests use a cheap PBKDF2 unless marked real_hashing.
+
+    check_password_hash reads the method from the stored hash, so logins still verify.
+    """
+    if "real_hashing" in request.keywords:
+        return
+    fast = partial(werkzeug_security.generate_password_hash, method="pbkdf2:sha256:1")
+    monkeypatch.setattr("livelite.services.accounts.generate_password_hash", fast)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "real_hashing: keep the app's real (slow) password hashing")
+
+
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory) -> Path:
+    """A SQLite file built by the real migrations, once per session; tests copy it."""
+    folder = tmp_path_factory.mktemp("template-instance")
+    app = create_app({**BASE_CONFIG, "INSTANCE_PATH": folder})
+    with app.app_context():
+        flask_migrate.upgrade()
+        db.engine.dispose()
+    path = folder / "livelite.db"
+    # Fold the write-ahead log into the main file so one file is the whole database.
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return path
+
+
+@pytest.fixture
+def make_app(tmp_path, migrated_db):
+    """Build an app on a fresh copy of the migrated database: ``make_app(**config)``.
+
+    Each call gets its own instance folder unless ``INSTANCE_PATH`` is given.
+    """
+    apps = []
+
+    def factory(**overrides):
+        instance = Path(overrides.pop("INSTANCE_PATH", tmp_path / f"instance{len(apps) or ''}"))
+        instance.mkdir(parents=True, exist_ok=True)
+        if not (instance / "livelite.db").exists():
+            shutil.copyfile(migrated_db, instance / "livelite.db")
+        app = create_app({**BASE_CONFIG, "INSTANCE_PATH": instance, **overrides})
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+class AuthActions:
+    """Register, log in and log out through the real pages, CSRF token included."""
+
+    def __init__(self, client):
+        self._client = client
+
+    def register(
+        self,
+        username="alice",
+        *,
+        display_name="Alice",
+        email=None,
+        password=PASSWORD,
+        birth_date="1990-05-17",
+        **kwargs,
+    ):
+        data = {
+            "username": username,
+            "display_name": display_name,
+            "email": email if email is not None else f"{username}@example.com",
+            "password": password,
+            "birth_date": birth_date,
+        }
+        return submit(self._client, "/register", data, **kwargs)
+
+    def login(self, login="alice", password=PASSWORD, *, remember=False, **kwargs):
+        data = {"login": login, "password": password}
+        if remember:
+            data["remember"] = "y"
+        return submit(self._client, "/login", data, **kwargs)
+
+    def logout(self, **kwargs):
+        page = self._client.get("/settings/account")
+        form = find_form(page.get_data(as_text=True), "/logout")
+        return self._client.post("/logout", data=form.values(), **kwargs)
+
+    def csrf_token(self, page: str = "/") -> str:
+        """The token a page's scripts would send as X-CSRFToken."""
+        return meta_csrf_token(self._client.get(page).get_data(as_text=True))
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+@pytest.fixture
+def csrf_headers(client):
+    """Headers for an API write from the browser session: ``csrf_headers()``."""
+
+    def make(page: str = "/") -> dict[str, str]:
+        token = meta_csrf_token(client.get(page).get_data(as_text=True))
+        return {"X-CSRFToken": token}
+
+    return make
+
+
+@pytest.fixture
+def avatar_jpeg() -> bytes:
+    """A 640x480 colour JPEG, made here with OpenCV."""
+    import cv2
+    import numpy as np
+
+    image = np.zeros((480, 640, 3), dtype=np.uint8)
+    image[:, :, 0] = np.linspace(0, 255, 640, dtype=np.uint8)  # a blue gradient
+    cv2.circle(image, (320, 240), 120, (0, 200, 255), -1)
+    ok, encoded = cv2.imencode(".jpg", image)
+    assert ok
+    return encoded.tobytes()

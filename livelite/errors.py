@@ -53,17 +53,21 @@ def handle_http_exception(exc: HTTPException):
     else:
         message = _friendly_message(code, exc.description)
     if wants_json():
-        response = json_error(code, message, errors)
-        if code == 401:
-            response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
-        return response
+        return _challenge(json_error(code, message, errors))
     return render_template("errors/error.html", code=code, message=message), code
+
+
+def _challenge(response):
+    # A 401 must say how to authenticate (RFC 9110); API clients use a bearer token.
+    if response.status_code == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response
 
 
 def handle_domain_error(exc: DomainError):
     db.session.rollback()
     if wants_json():
-        return json_error(exc.status, exc.message, exc.errors or None)
+        return _challenge(json_error(exc.status, exc.message, exc.errors or None))
     return render_template("errors/error.html", code=exc.status, message=exc.message), exc.status
 
 

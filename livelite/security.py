@@ -54,14 +54,15 @@ def load_user(user_id: str) -> User | None:
     return user
 
 
+def has_bearer_token(req) -> bool:
+    return req.headers.get("Authorization", "").partition(" ")[0].lower() == "bearer"
+
+
 def load_user_from_token(req) -> User | None:
     """``Authorization: Bearer ll_...`` on API paths only; pages use the session."""
-    if not req.path.startswith("/api/"):
+    if not req.path.startswith("/api/") or not has_bearer_token(req):
         return None
-    header = req.headers.get("Authorization", "")
-    scheme, _, secret = header.partition(" ")
-    if scheme.lower() != "bearer":
-        return None
+    secret = req.headers["Authorization"].partition(" ")[2]
     from livelite.services.tokens import user_for_secret
 
     found = user_for_secret(secret.strip())

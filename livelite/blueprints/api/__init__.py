@@ -16,9 +16,16 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 def guard():
     """Runs before every API request: refuse bad tokens, check CSRF for session writes."""
-    # Flask-Login loads the user lazily; touching it runs the token loader now.
     from flask_login import current_user
 
+    from livelite.extensions import login_manager
+    from livelite.security import has_bearer_token, load_user_from_token
+
+    if has_bearer_token(request):
+        # The explicit credential wins over a session cookie the browser sent along:
+        # Flask-Login would otherwise take the session user and never read the token.
+        login_manager._update_request_context_with_user(load_user_from_token(request))
+    # Flask-Login loads the user lazily; touching it runs the token loader now.
     current_user.is_authenticated  # noqa: B018
     if g.get("bad_token"):
         from livelite.blueprints.api.common import Unauthenticated

@@ -1,7 +1,7 @@
-"""What every template can use: the avatar URL, languages, the current locale."""
+"""What every template can use: the avatar URL, languages, the current locale, dates."""
 
 from flask import Flask, url_for
-from flask_babel import get_locale
+from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 
 from livelite.models import Role
@@ -27,6 +27,9 @@ def avatar_url(user) -> str | None:
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["avatar_url"] = avatar_url
     app.jinja_env.globals["role_label"] = role_label
+    # Dates in the reader's language and the site's time zone (admin list, token table).
+    app.jinja_env.globals["format_date"] = format_date
+    app.jinja_env.globals["format_datetime"] = format_datetime
 
     @app.context_processor
     def inject_locale():

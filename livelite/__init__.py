@@ -35,8 +35,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     _init_extensions(app)
     _register_blueprints(app)
 
-    from livelite import cli, errors, security, templating
+    from livelite import cli, errors, realtime, security, templating
 
+    realtime.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     templating.init_app(app)
@@ -114,6 +115,9 @@ def _init_extensions(app: Flask) -> None:
     app.config.setdefault("OPENAPI_URL_PREFIX", None)  # we serve the document ourselves
     api.init_app(app)
     app.extensions["livelite.storage"] = LocalStorage(app.config["MEDIA_ROOT"])
+    from livelite.media.manager import LiveMedia
+
+    app.extensions["livelite.media"] = LiveMedia(app)
 
 
 def _register_blueprints(app: Flask) -> None:

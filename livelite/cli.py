@@ -131,7 +131,26 @@ def settings_set(key, value):
     click.echo(f"{key.upper()} = {stored!r}")
 
 
+@click.command("stream-key")
+@click.argument("username")
+@click.option("--rotate", is_flag=True, help="Replace the key; the old one stops working.")
+def stream_key_command(username, rotate):
+    """Print a user's RTMP stream key (for OBS)."""
+    from livelite.services import lives
+    from livelite.services.errors import NotFound
+
+    _upgrade()
+    try:
+        user = accounts.get_by_username(username)
+    except NotFound as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        raise SystemExit(1) from None
+    row = lives.rotate_stream_key(user) if rotate else lives.stream_key(user)
+    click.echo(row.key)
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(create_user_command)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(settings_group)
+    app.cli.add_command(stream_key_command)

@@ -70,6 +70,21 @@ class DefaultConfig:
     OPENAPI_VERSION = "3.0.3"
 
     FFMPEG_PATH: str | None = None  # None means imageio-ffmpeg's bundled binary
+    RTMP_HOST = "0.0.0.0"  # noqa: S104 - encoders connect from other machines
+    RTMP_PORT = 1935
+    RTMP_ENABLED = True
+    # Public host name shown in the OBS settings; None means the host of the request.
+    RTMP_PUBLIC_HOST: str | None = None
+    SEGMENT_SECONDS = 1
+    PREVIEW_INTERVAL_S = 10
+    # Hand media files to nginx: e.g. "/protected-media/" mapped to the media root.
+    X_ACCEL_REDIRECT_PREFIX: str | None = None
+
+    # Live limits (site settings; these are the defaults).
+    MAX_CONCURRENT_LIVES = 20
+    MAX_INGEST_KBPS = 8000
+    MIN_FREE_DISK_MB = 2048
+    PUBLISHER_GRACE_SECONDS = 60
 
 
 def instance_path_from_env(default: Path) -> Path:

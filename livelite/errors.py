@@ -26,7 +26,8 @@ def _friendly_message(code: int, description: str | None) -> str:
         429: _("Too many attempts. Wait a moment and try again."),
         500: _("Something went wrong on our side. Nothing you did; try again in a moment."),
     }
-    return messages.get(code, description or _("Something went wrong."))
+    # Werkzeug's descriptions are English only; anything unlisted gets a generic line.
+    return messages.get(code, _("Something went wrong."))
 
 
 def json_error(status: int, message: str, errors: dict | None = None):

@@ -19,6 +19,10 @@ def serve(app: Flask) -> int:
     from livelite.models import User
 
     ensure_database(app)
+    media = app.extensions["livelite.media"]
+    recovered = media.recover()
+    if recovered:
+        print(f" * Closed {recovered} live(s) left open by the previous run.", flush=True)
     host, port = app.config["HOST"], int(app.config["PORT"])
     with app.app_context():
         fresh = not db.session.scalar(select(func.count()).select_from(User))
@@ -26,5 +30,22 @@ def serve(app: Flask) -> int:
     print(f" * Instance folder: {app.instance_path}", flush=True)
     if fresh:
         print(" * New instance: the first account to register becomes the admin.", flush=True)
-    socketio.run(app, host=host, port=port, log_output=bool(app.config.get("ACCESS_LOG", False)))
+    if app.config["RTMP_ENABLED"]:
+        rtmp_port = media.start_rtmp()
+        print(f" * RTMP ingest (OBS): rtmp://{host}:{rtmp_port}/live", flush=True)
+    socketio.start_background_task(_media_loop, media)
+    try:
+        socketio.run(app, host=host, port=port, log_output=bool(app.config.get("ACCESS_LOG", False)))
+    finally:
+        media.shutdown()
     return 0
+
+
+def _media_loop(media) -> None:
+    """The media tick (previews, lost publishers, disk floor) every two seconds."""
+    while True:
+        socketio.sleep(2)
+        try:
+            media.tick()
+        except Exception:
+            media.app.logger.exception("media tick failed")

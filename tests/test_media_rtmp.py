@@ -25,7 +25,8 @@ class MemorySink:
     def write(self, data: bytes) -> None:
         self.buffer.write(data)
 
-    def close(self) -> None:
+    def close(self, clean: bool = False) -> None:
+        self.clean = clean
         self.closed.set()
 
 

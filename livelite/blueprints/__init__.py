@@ -7,11 +7,12 @@ def register_all(app: Flask) -> None:
     from livelite.blueprints.admin import bp as admin_bp
     from livelite.blueprints.api import register as register_api
     from livelite.blueprints.auth import bp as auth_bp
+    from livelite.blueprints.lives import bp as lives_bp
     from livelite.blueprints.main import bp as main_bp
     from livelite.blueprints.media_files import bp as media_bp
     from livelite.blueprints.profiles import bp as profiles_bp
     from livelite.blueprints.settings import bp as settings_bp
 
-    for bp in (main_bp, auth_bp, profiles_bp, settings_bp, media_bp, admin_bp):
+    for bp in (main_bp, auth_bp, profiles_bp, settings_bp, media_bp, admin_bp, lives_bp):
         app.register_blueprint(bp)
     register_api(app)

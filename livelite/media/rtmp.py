@@ -153,6 +153,8 @@ class RtmpConnection:
             pass
         except (RtmpError, amf0.AMFError, OSError) as exc:
             log.info("rtmp %s: connection ended: %s", self.peer, exc)
+        except Exception:
+            log.exception("rtmp %s: connection failed", self.peer)
         finally:
             self._finish()
 
@@ -160,7 +162,8 @@ class RtmpConnection:
         if self.sink is not None:
             sink, self.sink = self.sink, None
             try:
-                sink.close()
+                # A clean unpublish (OBS "Stop Streaming") differs from a dropped link.
+                sink.close(clean=self.closing)
             except Exception:
                 log.exception("rtmp %s: closing the feed failed", self.peer)
         try:

@@ -1,6 +1,19 @@
 """Database models, one module per feature; imported here so Alembic sees every table."""
 
 from livelite.models.accounts import ApiToken, Follow, Role, User
+from livelite.models.lives import Feed, FeedSource, Live, LiveStatus, StreamKey, Visibility
 from livelite.models.settings import SiteSetting
 
-__all__ = ["ApiToken", "Follow", "Role", "SiteSetting", "User"]
+__all__ = [
+    "ApiToken",
+    "Feed",
+    "FeedSource",
+    "Follow",
+    "Live",
+    "LiveStatus",
+    "Role",
+    "SiteSetting",
+    "StreamKey",
+    "User",
+    "Visibility",
+]

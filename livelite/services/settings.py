@@ -31,6 +31,12 @@ SETTINGS: dict[str, SettingSpec] = {
     "LIVE_MIN_FOLLOWERS": SettingSpec(int, _l("Followers needed to go live"), 0, 10_000_000),
     "GIFT_MIN_AGE": SettingSpec(int, _l("Minimum age to send or receive gifts"), 0, 120),
     "REGISTRATION_OPEN": SettingSpec(bool, _l("Registration open")),
+    "MAX_CONCURRENT_LIVES": SettingSpec(int, _l("Lives at the same time"), 1, 10_000),
+    "MAX_INGEST_KBPS": SettingSpec(int, _l("Highest ingest bitrate (kbit/s)"), 100, 100_000),
+    "MIN_FREE_DISK_MB": SettingSpec(int, _l("Free disk needed to go live (MB)"), 0, 10_000_000),
+    "PUBLISHER_GRACE_SECONDS": SettingSpec(
+        int, _l("Seconds a live waits for its publisher to come back"), 5, 3600
+    ),
 }
 
 

@@ -21,6 +21,9 @@
     button.addEventListener("click", function () {
       var target = document.querySelector(button.dataset.copy);
       if (!target) return;
+      // A password input cannot be copied from; show it for the moment of the copy.
+      var hidden = target.type === "password";
+      if (hidden) target.type = "text";
       target.select();
       var done = function () {
         var label = button.textContent;
@@ -33,6 +36,19 @@
         document.execCommand("copy");
         done();
       }
+      if (hidden) target.type = "password";
+    });
+  });
+
+  // Show/hide a secret input: data-reveal="#selector".
+  document.querySelectorAll("[data-reveal]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var target = document.querySelector(button.dataset.reveal);
+      if (!target) return;
+      var show = target.type === "password";
+      target.type = show ? "text" : "password";
+      button.textContent = show ? button.dataset.labelHide : button.dataset.labelShow;
+      button.setAttribute("aria-pressed", String(show));
     });
   });
 

@@ -36,7 +36,7 @@ def guard():
 
 
 def register(app: Flask) -> None:
-    from livelite.blueprints.api import accounts, admin, docs, tokens, users
+    from livelite.blueprints.api import accounts, admin, docs, lives, tokens, users
 
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "Personal access token (ll_...)"}
@@ -50,7 +50,7 @@ def register(app: Flask) -> None:
             "description": "Browser session; unsafe methods also need the X-CSRFToken header.",
         },
     )
-    for module in (accounts, users, tokens, admin):
+    for module in (accounts, users, lives, tokens, admin):
         csrf.exempt(module.bp)
         # Blueprints are module-level objects: a second create_app in the same process
         # (tests, scripts) must not add the guard again, which Flask refuses.

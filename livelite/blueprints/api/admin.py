@@ -1,6 +1,7 @@
 """Admin operations on people."""
 
 import marshmallow as ma
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint
 
@@ -54,7 +55,7 @@ def _user(user_id: int) -> User:
     admin.require_admin(current_user)
     user = db.session.get(User, user_id)
     if user is None:
-        raise NotFound("No such user.")
+        raise NotFound(_("No such user."))
     return user
 
 

@@ -26,7 +26,9 @@ def _require_login():
 
 def _token_form() -> TokenForm:
     form = TokenForm()
-    form.scopes.choices = [(name, f"{name}: {label}") for name, label in tokens.SCOPES.items()]
+    form.scopes.choices = [
+        (name, _("%(scope)s: %(label)s", scope=name, label=label)) for name, label in tokens.SCOPES.items()
+    ]
     return form
 
 

@@ -1,0 +1,111 @@
+"""HLS playlists of a feed, assembled from the playlists of its ffmpeg runs.
+
+Each ffmpeg run (the first, and any restart after a crash or a publisher's new
+recorder) writes ``run-NNNN.m3u8`` with its own init segment and numbering, so a
+restart can never overwrite what was recorded. The feed's playlist is the runs in
+order, joined with ``EXT-X-DISCONTINUITY`` and a new ``EXT-X-MAP``; it is built on
+request from those small files, so there is no second copy to keep in step.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+RUN_PLAYLIST_RE = re.compile(r"^run-(\d{4})\.m3u8$")
+
+
+@dataclass
+class Segment:
+    uri: str
+    duration: float
+
+
+@dataclass
+class Run:
+    number: int
+    init: str | None
+    segments: list[Segment] = field(default_factory=list)
+    ended: bool = False
+
+
+def run_playlists(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        return []
+    found = [p for p in directory.iterdir() if RUN_PLAYLIST_RE.match(p.name)]
+    return sorted(found, key=lambda p: p.name)
+
+
+def next_run_number(directory: Path) -> int:
+    runs = run_playlists(directory)
+    return int(RUN_PLAYLIST_RE.match(runs[-1].name).group(1)) + 1 if runs else 1
+
+
+def parse_run(path: Path) -> Run:
+    number = int(RUN_PLAYLIST_RE.match(path.name).group(1))
+    run = Run(number=number, init=None)
+    duration = None
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return run
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("#EXT-X-MAP:"):
+            match = re.search(r'URI="([^"]+)"', line)
+            run.init = match.group(1) if match else None
+        elif line.startswith("#EXTINF:"):
+            try:
+                duration = float(line[8:].split(",", 1)[0])
+            except ValueError:
+                duration = None
+        elif line == "#EXT-X-ENDLIST":
+            run.ended = True
+        elif line and not line.startswith("#") and duration is not None:
+            run.segments.append(Segment(line, duration))
+            duration = None
+    return run
+
+
+def feed_runs(directory: Path) -> list[Run]:
+    return [run for run in (parse_run(p) for p in run_playlists(directory)) if run.segments and run.init]
+
+
+def compose(directory: Path, *, ended: bool) -> str:
+    """The feed's playlist: EVENT while live, VOD with ENDLIST once the live is over."""
+    runs = feed_runs(directory)
+    durations = [s.duration for run in runs for s in run.segments]
+    target = max(1, math.ceil(max(durations))) if durations else 1
+    lines = [
+        "#EXTM3U",
+        "#EXT-X-VERSION:7",
+        f"#EXT-X-TARGETDURATION:{target}",
+        "#EXT-X-MEDIA-SEQUENCE:0",
+        f"#EXT-X-PLAYLIST-TYPE:{'VOD' if ended else 'EVENT'}",
+        "#EXT-X-INDEPENDENT-SEGMENTS",
+    ]
+    for index, run in enumerate(runs):
+        if index:
+            lines.append("#EXT-X-DISCONTINUITY")
+        lines.append(f'#EXT-X-MAP:URI="{run.init}"')
+        for segment in run.segments:
+            lines.append(f"#EXTINF:{segment.duration:.6f},")
+            lines.append(segment.uri)
+    if ended:
+        lines.append("#EXT-X-ENDLIST")
+    return "\n".join(lines) + "\n"
+
+
+def total_duration(directory: Path) -> float:
+    return sum(s.duration for run in feed_runs(directory) for s in run.segments)
+
+
+def newest_segment(directory: Path) -> tuple[Path, Path] | None:
+    """(init segment, newest media segment) of the last run, for previews."""
+    runs = feed_runs(directory)
+    if not runs:
+        return None
+    run = runs[-1]
+    return directory / run.init, directory / run.segments[-1].uri

@@ -48,7 +48,13 @@ def handle_http_exception(exc: HTTPException):
     data = getattr(exc, "data", None)
     if isinstance(data, dict) and "messages" in data:
         messages = data["messages"]
-        errors = messages.get("json") or messages.get("query") or messages.get("form") or messages
+        errors = (
+            messages.get("json")
+            or messages.get("query")
+            or messages.get("form")
+            or messages.get("files")
+            or messages
+        )
     if code == 400 and exc.__class__.__name__ == "CSRFError":
         message = _("Your form expired or was sent from another site. Reload the page and try again.")
     else:

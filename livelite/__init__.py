@@ -111,6 +111,8 @@ def _init_extensions(app: Flask) -> None:
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
         # Same-origin only: our pages are the only clients allowed to connect.
         cors_allowed_origins=None,
+        # A one-second MediaRecorder chunk at the highest allowed bitrate fits.
+        max_http_buffer_size=8 * 1024 * 1024,
     )
     app.config.setdefault("OPENAPI_URL_PREFIX", None)  # we serve the document ourselves
     api.init_app(app)
@@ -118,6 +120,12 @@ def _init_extensions(app: Flask) -> None:
     from livelite.media.manager import LiveMedia
 
     app.extensions["livelite.media"] = LiveMedia(app)
+    from livelite.services.publishing import PublishRegistry
+
+    registry = app.extensions["livelite.publishing"] = PublishRegistry()
+    app.extensions["livelite.media"].listeners.append(
+        lambda event, live_id, _payload: registry.live_ended(live_id) if event == "live_ended" else None
+    )
 
 
 def _register_blueprints(app: Flask) -> None:

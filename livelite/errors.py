@@ -59,9 +59,13 @@ def handle_http_exception(exc: HTTPException):
         message = _("Your form expired or was sent from another site. Reload the page and try again.")
     else:
         message = _friendly_message(code, exc.description)
+    # Keep what the exception says in headers (Allow on a 405, Retry-After...).
+    headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
     if wants_json():
-        return _challenge(json_error(code, message, errors))
-    return render_template("errors/error.html", code=code, message=message), code
+        response = _challenge(json_error(code, message, errors))
+        response.headers.extend(headers)
+        return response
+    return render_template("errors/error.html", code=code, message=message), code, headers
 
 
 def _challenge(response):

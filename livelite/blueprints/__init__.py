@@ -12,7 +12,8 @@ def register_all(app: Flask) -> None:
     from livelite.blueprints.media_files import bp as media_bp
     from livelite.blueprints.profiles import bp as profiles_bp
     from livelite.blueprints.settings import bp as settings_bp
+    from livelite.blueprints.studio import bp as studio_bp
 
-    for bp in (main_bp, auth_bp, profiles_bp, settings_bp, media_bp, admin_bp, lives_bp):
+    for bp in (main_bp, auth_bp, profiles_bp, settings_bp, media_bp, admin_bp, lives_bp, studio_bp):
         app.register_blueprint(bp)
     register_api(app)

@@ -109,3 +109,84 @@ def newest_segment(directory: Path) -> tuple[Path, Path] | None:
         return None
     run = runs[-1]
     return directory / run.init, directory / run.segments[-1].uri
+
+
+# -- reading fMP4 boxes (frame rate for the health figures) ----------------------
+_CONTAINERS = {b"moov", b"trak", b"mdia", b"moof", b"traf"}
+
+
+def _boxes(data: bytes, start: int = 0, end: int | None = None):
+    """Yield (type, payload start, payload end) for the boxes in data[start:end]."""
+    end = len(data) if end is None else end
+    pos = start
+    while pos + 8 <= end:
+        size = int.from_bytes(data[pos : pos + 4], "big")
+        kind = data[pos + 4 : pos + 8]
+        header = 8
+        if size == 1 and pos + 16 <= end:
+            size, header = int.from_bytes(data[pos + 8 : pos + 16], "big"), 16
+        elif size == 0:
+            size = end - pos
+        if size < header or pos + size > end:
+            return
+        yield kind, pos + header, pos + size
+        pos += size
+
+
+def video_track_id(init: bytes) -> int | None:
+    """The track id whose handler is 'vide' in an init segment."""
+    for kind, start, end in _boxes(init):
+        if kind != b"moov":
+            continue
+        for trak, t_start, t_end in _boxes(init, start, end):
+            if trak != b"trak":
+                continue
+            track_id, handler = None, None
+            for box, b_start, b_end in _boxes(init, t_start, t_end):
+                if box == b"tkhd":
+                    version = init[b_start]
+                    offset = b_start + (20 if version == 1 else 12)
+                    track_id = int.from_bytes(init[offset : offset + 4], "big")
+                elif box == b"mdia":
+                    for sub, s_start, _s_end in _boxes(init, b_start, b_end):
+                        if sub == b"hdlr":
+                            handler = init[s_start + 8 : s_start + 12]
+            if handler == b"vide":
+                return track_id
+    return None
+
+
+def sample_count(segment: bytes, track_id: int) -> int:
+    """How many samples of ``track_id`` a media segment holds (sum of its trun boxes)."""
+    total = 0
+    for kind, start, end in _boxes(segment):
+        if kind != b"moof":
+            continue
+        for traf, t_start, t_end in _boxes(segment, start, end):
+            if traf != b"traf":
+                continue
+            current = None
+            for box, b_start, _b_end in _boxes(segment, t_start, t_end):
+                if box == b"tfhd":
+                    current = int.from_bytes(segment[b_start + 4 : b_start + 8], "big")
+                elif box == b"trun" and current == track_id:
+                    total += int.from_bytes(segment[b_start + 4 : b_start + 8], "big")
+    return total
+
+
+def recent_frame_rate(directory: Path, segments: int = 3) -> float | None:
+    """Video frames per second over the newest segments; None without video."""
+    runs = feed_runs(directory)
+    if not runs:
+        return None
+    run = runs[-1]
+    try:
+        track = video_track_id((directory / run.init).read_bytes())
+        if track is None:
+            return None
+        recent = run.segments[-segments:]
+        frames = sum(sample_count((directory / s.uri).read_bytes(), track) for s in recent)
+    except FileNotFoundError:
+        return None
+    seconds = sum(s.duration for s in recent)
+    return frames / seconds if seconds else None

@@ -392,6 +392,9 @@ class FeedIngest:
             health.speed = float(block.get("speed", "").rstrip("x"))
         except ValueError:
             pass
+        fps = hls.recent_frame_rate(self.out_dir)
+        if fps is not None:
+            health.output_fps = fps
         runs = hls.feed_runs(self.out_dir)
         health.media_seconds = sum(s.duration for run in runs for s in run.segments)
         if runs and runs[-1].segments:

@@ -8,7 +8,7 @@ from livelite.blueprints.main import bp
 from livelite.extensions import db, limiter
 from livelite.forms import safe_next
 from livelite.i18n import LANG_COOKIE
-from livelite.services import accounts, discovery
+from livelite.services import accounts, discovery, lives
 
 
 @bp.route("/")
@@ -21,8 +21,13 @@ def index():
 
 @bp.route("/live")
 def live_now():
-    """Lives happening now."""
-    return render_template("main/live.html")
+    """Lives happening now that the visitor may watch, newest first, with previews."""
+    viewer = current_user if current_user.is_authenticated else None
+    presence = current_app.extensions["livelite.presence"]
+    current = [
+        (live, presence.count(live.id)) for live in lives.current_lives() if lives.can_watch(live, viewer)
+    ]
+    return render_template("main/live.html", lives=current)
 
 
 @bp.route("/upcoming")

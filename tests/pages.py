@@ -117,7 +117,8 @@ def meta_csrf_token(html: str) -> str:
 def submit(client, page: str, data: dict | None = None, *, action: str | None = None, **kwargs):
     """Open ``page``, fill the form posting to ``action`` with ``data`` and send it,
     hidden fields (the CSRF token) included, as a browser would."""
-    response = client.get(page)
+    url_kwargs = {"base_url": kwargs["base_url"]} if "base_url" in kwargs else {}
+    response = client.get(page, **url_kwargs)
     assert response.status_code == 200, f"GET {page} answered {response.status_code}"
     form = find_form(response.get_data(as_text=True), action)
     values = form.values()

@@ -222,7 +222,29 @@ class LiveMedia:
                 log.info("live %s: no publisher for %.0f s, ending it", live_id, silent_for)
                 self.end_live(live_id, "publisher_lost")
                 continue
+            self._save_health(feed_ids)
             self._maybe_preview(live_id, feed_ids)
+
+    def _save_health(self, feed_ids: list[int]) -> None:
+        """Keep the last health figures and the detected codec on the feed rows, for
+        pages and processes that do not hold the ingest (admin monitor, API)."""
+        import json
+
+        from livelite.extensions import db
+        from livelite.models import Feed
+
+        running = [(f, self.ingests[f]) for f in feed_ids if f in self.ingests]
+        if not running:
+            return
+        with self.app.app_context():
+            for feed_id, ingest in running:
+                feed = db.session.get(Feed, feed_id)
+                if feed is None:
+                    continue
+                feed.health = json.dumps(ingest.health.as_dict())
+                if ingest.video_codec and feed.video_codec != ingest.video_codec:
+                    feed.video_codec = ingest.video_codec
+            db.session.commit()
 
     def _disk_free(self) -> int:
         import shutil

@@ -25,7 +25,7 @@
   var compositorTimer = null, audioContext = null;
   var recorder = null, socket = null, liveId = null, feedId = null, recorderId = null;
   var mime = null, seq = 0, queue = [], sending = false, live = false, stopped = false;
-  var startedAt = null, timerHandle = null;
+  var startedAt = null, timerHandle = null, inviteToken = d.activeInvite || null;
 
   function say(text) { statusLine.textContent = text || ""; }
   function source() { return form.querySelector("input[name=source]:checked").value; }
@@ -292,6 +292,7 @@
       } else {
         var created = await api(d.apiLives, { title: title, visibility: form.visibility.value });
         liveId = created.id;
+        inviteToken = created.visibility === "invite" ? created.invite_token : null;
         if (created.started_at) startedAt = Date.parse(created.started_at);
       }
     } catch (err) {
@@ -299,8 +300,9 @@
       goButton.disabled = false;
       return;
     }
-    watchLink.href = d.watchUrl.replace(/0$/, String(liveId));
+    watchLink.href = d.watchUrl.replace(/0$/, String(liveId)) + (inviteToken ? "?invite=" + encodeURIComponent(inviteToken) : "");
     watchLink.hidden = false;
+    $("[data-invite-hint]").hidden = !inviteToken;
     root.dataset.liveId = liveId;
     startRecorder();
     connect();

@@ -12,6 +12,7 @@ from pathlib import Path
 import flask_migrate
 import pytest
 from factories import PASSWORD
+from flask.cli import FlaskGroup
 from pages import find_form, meta_csrf_token, submit
 from werkzeug import security as werkzeug_security
 
@@ -102,7 +103,12 @@ def client(app):
 
 @pytest.fixture
 def runner(app):
-    return app.test_cli_runner()
+    """Runs commands through Flask's own ``flask`` group, as ``flask --app app ...`` does
+    (it pushes the app context that the commands rely on)."""
+    cli_runner = app.test_cli_runner()
+    flask_cli = FlaskGroup(create_app=lambda: app, load_dotenv=False, set_debug_flag=False)
+    cli_runner.invoke = partial(cli_runner.invoke, flask_cli)
+    return cli_runner
 
 
 class AuthActions:

@@ -52,6 +52,14 @@
     });
   });
 
+  // On phones the settings tabs scroll sideways: show the current one.
+  document.querySelectorAll(".side-nav").forEach(function (nav) {
+    var current = nav.querySelector('[aria-current="page"]');
+    if (!current || nav.scrollWidth <= nav.clientWidth) return;
+    var navBox = nav.getBoundingClientRect(), box = current.getBoundingClientRect();
+    nav.scrollLeft += box.left + box.width / 2 - (navBox.left + navBox.width / 2);
+  });
+
   // Close the account menu with Escape or a click elsewhere.
   document.querySelectorAll("details.menu").forEach(function (menu) {
     document.addEventListener("click", function (event) {

@@ -27,9 +27,16 @@ BASE_CONFIG = {
 }
 
 
+def _in_e2e(request) -> bool:
+    # The browser tests drive a real server process with fixtures of their own.
+    return "e2e" in request.node.path.relative_to(Path(__file__).parent).parts
+
+
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch):
+def _clean_environment(request, monkeypatch):
     """Variables from the machine running the tests must not change the app under test."""
+    if _in_e2e(request):
+        return
     for name in list(os.environ):
         if name.startswith("LIVELITE_") or name in ("DATABASE_URL", "HTTPS"):
             monkeypatch.delenv(name)
@@ -41,7 +48,7 @@ def _fast_password_hashing(request, monkeypatch):
 
     check_password_hash reads the method from the stored hash, so logins still verify.
     """
-    if "real_hashing" in request.keywords:
+    if "real_hashing" in request.keywords or _in_e2e(request):
         return
     fast = partial(werkzeug_security.generate_password_hash, method="pbkdf2:sha256:1")
     monkeypatch.setattr("livelite.services.accounts.generate_password_hash", fast)
@@ -143,13 +150,9 @@ class AuthActions:
         return submit(self._client, "/login", data, **kwargs)
 
     def logout(self, **kwargs):
-        page = self._client.get("/settings/account")
-        form = find_form(page.get_data(as_text=True), "/logout")
+        """The "Log out" button of the account menu."""
+        form = find_form(self._client.get("/").get_data(as_text=True), "/logout")
         return self._client.post("/logout", data=form.values(), **kwargs)
-
-    def csrf_token(self, page: str = "/") -> str:
-        """The token a page's scripts would send as X-CSRFToken."""
-        return meta_csrf_token(self._client.get(page).get_data(as_text=True))
 
 
 @pytest.fixture

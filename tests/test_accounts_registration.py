@@ -271,8 +271,10 @@ def test_form_keeps_what_was_typed_except_the_password(site_with_taken, client):
     assert "a secret pw" not in html
 
 
-def test_form_registers_logs_in_and_shows_the_profile(site_with_taken, client):
-    response = submit(client, "/register", form_data(), follow_redirects=True)
+def test_form_registers_logs_in_and_shows_the_profile(site_with_taken, client, auth):
+    response = auth.register(
+        "newcomer", display_name="New Comer", birth_date="1995-03-14", follow_redirects=True
+    )
     html = response.get_data(as_text=True)
     assert response.request.path == "/@newcomer"
     assert "Welcome to LiveLite, New Comer!" in flashes(html)

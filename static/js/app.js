@@ -52,8 +52,12 @@
     });
   });
 
-  // On phones the settings tabs scroll sideways: show the current one.
+  // On phones the settings tabs scroll sideways: show the current one, and bring a tab
+  // that gets keyboard focus fully into view (browsers leave a half-hidden one as it is).
   document.querySelectorAll(".side-nav").forEach(function (nav) {
+    nav.addEventListener("focusin", function (event) {
+      event.target.scrollIntoView({ block: "nearest", inline: "nearest" });
+    });
     var current = nav.querySelector('[aria-current="page"]');
     if (!current || nav.scrollWidth <= nav.clientWidth) return;
     var navBox = nav.getBoundingClientRect(), box = current.getBoundingClientRect();

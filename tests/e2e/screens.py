@@ -14,14 +14,21 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from conftest import CHROMIUM, CHROMIUM_ARGS, REPO_ROOT, start_server, stop_server
+from livelite_e2e import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DESKTOP,
+    PHONE,
+    REPO_ROOT,
+    SEEDED_ADMIN,
+    seed_demo_site,
+    start_server,
+    stop_server,
+)
 from playwright.sync_api import Browser, Page, sync_playwright
 
-ADMIN, ADMIN_PASSWORD = "sam", "sam-password-1"
-VIEWPORTS = {
-    "desktop": {"viewport": {"width": 1280, "height": 800}},
-    "mobile": {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True},
-}
+ADMIN, ADMIN_PASSWORD = SEEDED_ADMIN
+VIEWPORTS = {"desktop": DESKTOP, "mobile": PHONE}
 SCHEMES = ("light", "dark")
 
 # name -> path, for a logged-in admin
@@ -151,20 +158,7 @@ def main(argv: list[str]) -> int:
         workdir = Path(tmp)
         server = start_server(workdir / "instance")
         try:
-            server.cli(
-                "create-user",
-                ADMIN,
-                "--email",
-                "sam@example.com",
-                "--password",
-                ADMIN_PASSWORD,
-                "--birthdate",
-                "1985-03-14",
-                "--display-name",
-                "Sam Admin",
-                "--admin",
-            )
-            server.cli("seed-demo")
+            seed_demo_site(server)
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 set_picture(browser, server.url, workdir)

@@ -83,7 +83,8 @@ def make_app(tmp_path, migrated_db):
     apps = []
 
     def factory(**overrides):
-        instance = Path(overrides.pop("INSTANCE_PATH", tmp_path / f"instance{len(apps) or ''}"))
+        default = tmp_path if not apps else tmp_path / f"instance{len(apps)}"
+        instance = Path(overrides.pop("INSTANCE_PATH", default))
         instance.mkdir(parents=True, exist_ok=True)
         if not (instance / "livelite.db").exists():
             shutil.copyfile(migrated_db, instance / "livelite.db")

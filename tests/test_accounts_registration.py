@@ -311,13 +311,8 @@ def test_closed_registration_hides_the_form_and_refuses_posts(site_with_taken, c
 # --- the JSON API -----------------------------------------------------------------
 
 
-def api_data(**overrides):
-    data = form_data(**overrides)
-    return data
-
-
 def test_api_registers_with_201_and_the_account(site_with_taken, client, csrf_headers):
-    response = client.post("/api/v1/accounts", json=api_data(), headers=csrf_headers())
+    response = client.post("/api/v1/accounts", json=form_data(), headers=csrf_headers())
     assert response.status_code == 201
     body = response.get_json()
     assert body["username"] == "newcomer"
@@ -342,7 +337,7 @@ def test_api_registers_with_201_and_the_account(site_with_taken, client, csrf_he
     ],
 )
 def test_api_answers_422_with_errors_per_field(site_with_taken, client, csrf_headers, overrides, expected):
-    response = client.post("/api/v1/accounts", json=api_data(**overrides), headers=csrf_headers())
+    response = client.post("/api/v1/accounts", json=form_data(**overrides), headers=csrf_headers())
     assert response.status_code == 422
     error = response.get_json()["error"]
     assert error["status"] == 422
@@ -361,11 +356,11 @@ def test_api_reports_missing_and_malformed_fields(site_with_taken, client, csrf_
 def test_api_refuses_when_registration_is_closed(site_with_taken, client, csrf_headers):
     with site_with_taken.app_context():
         set_setting("REGISTRATION_OPEN", False)
-    response = client.post("/api/v1/accounts", json=api_data(), headers=csrf_headers())
+    response = client.post("/api/v1/accounts", json=form_data(), headers=csrf_headers())
     assert response.status_code == 403
     assert response.get_json()["error"]["message"] == "Registration is closed on this site."
 
 
 def test_api_first_account_is_admin(app, client, csrf_headers):
-    response = client.post("/api/v1/accounts", json=api_data(), headers=csrf_headers())
+    response = client.post("/api/v1/accounts", json=form_data(), headers=csrf_headers())
     assert response.get_json()["role"] == "admin"

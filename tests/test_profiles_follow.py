@@ -52,7 +52,7 @@ def test_profile_shows_name_bio_role_and_counts(people, client):
 def test_profile_counts_use_the_singular_for_one(people, client):
     with people.app_context():
         accounts.follow(accounts.get_by_username("carol"), accounts.get_by_username("bob"))
-    assert "1 follower " in text_of(client.get("/@bob").get_data(as_text=True)) + " "
+    assert re.search(r"\b1 follower\b(?!s)", text_of(client.get("/@bob").get_data(as_text=True)))
 
 
 def test_profile_address_is_case_insensitive_and_unknown_is_404(people, client):

@@ -24,9 +24,7 @@ def decode_image(data: bytes, *, field: str, max_bytes: int, max_pixels: int) ->
     if not data:
         raise ValidationFailed({field: [_("The file is empty.")]})
     if len(data) > max_bytes:
-        raise ValidationFailed(
-            {field: [_("The image is too large (%(mb)s MB at most).", mb=max_bytes // (1024 * 1024))]}
-        )
+        raise ValidationFailed({field: [_("The image is too large (%(size)s at most).", size=_size(max_bytes))]})
     buffer = np.frombuffer(data, dtype=np.uint8)
     try:
         image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
@@ -40,6 +38,13 @@ def decode_image(data: bytes, *, field: str, max_bytes: int, max_pixels: int) ->
     if width * height > max_pixels:
         raise ValidationFailed({field: [_("The image has too many pixels.")]})
     return _to_bgr(image)
+
+
+def _size(n: int) -> str:
+    """A byte count as people read it: 5 MB, 512 KB."""
+    if n >= 1024 * 1024:
+        return _("%(n)s MB", n=f"{n / (1024 * 1024):g}")
+    return _("%(n)s KB", n=max(1, n // 1024))
 
 
 def _to_bgr(image: np.ndarray) -> np.ndarray:

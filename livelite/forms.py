@@ -14,8 +14,9 @@ from livelite.services.errors import DomainError
 
 
 class Form(FlaskForm):
-    def add_errors(self, exc: DomainError) -> bool:
-        """Attach a domain error's messages to the matching fields.
+    def add_errors(self, exc: DomainError, *, only_empty: bool = False) -> bool:
+        """Attach a domain error's messages to the matching fields; with ``only_empty``,
+        fields the form itself already flagged keep just their own message.
 
         Returns False if some message belongs to no field (the caller flashes it).
         """
@@ -24,6 +25,8 @@ class Form(FlaskForm):
             field = getattr(self, name, None)
             if field is None or not hasattr(field, "errors"):
                 placed = False
+                continue
+            if only_empty and field.errors:
                 continue
             field.errors = list(field.errors) + list(messages)
         return placed and bool(exc.errors)

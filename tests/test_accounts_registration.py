@@ -264,6 +264,16 @@ def test_form_shows_the_message_next_to_the_field(site_with_taken, client, field
         assert db.session.scalar(select(User).where(User.username == "newcomer")) is None
 
 
+def test_form_shows_every_problem_in_one_round(site_with_taken, client):
+    """A missing field does not hide the other fields' rule errors until the next try."""
+    html = submit(client, "/register", form_data(username="", password="short", email="bad@")).get_data(
+        as_text=True
+    )
+    assert field_errors(html, "username") == ["Choose a username."]
+    assert field_errors(html, "password") == [PASSWORD_SHORT]
+    assert field_errors(html, "email") == [EMAIL_INVALID]
+
+
 def test_form_keeps_what_was_typed_except_the_password(site_with_taken, client):
     html = submit(client, "/register", form_data(username="ab", password="a secret pw")).get_data(as_text=True)
     assert 'value="New Comer"' in html

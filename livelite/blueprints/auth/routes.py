@@ -29,24 +29,28 @@ def register():
     if current_user.is_authenticated:
         return redirect(url_for("main.index"))
     form = RegisterForm()
-    if form.validate_on_submit():
+    user = None
+    if form.is_submitted():  # CSRFProtect has already refused forged posts
+        form.validate()
+        # The service checks every rule at once; run it even when a field is missing
+        # so that people see all problems in one round, not one round per field.
         try:
             user = accounts.register(
-                username=form.username.data,
-                display_name=form.display_name.data,
-                email=form.email.data,
-                password=form.password.data,
+                username=form.username.data or "",
+                display_name=form.display_name.data or "",
+                email=form.email.data or "",
+                password=form.password.data or "",
                 birth_date=form.birth_date.data,
             )
         except DomainError as exc:
-            if not form.add_errors(exc):
+            if not form.add_errors(exc, only_empty=True):
                 flash(exc.message, "error")
-        else:
-            login_user(user)
-            flash(_("Welcome to LiveLite, %(name)s!", name=user.display_name), "success")
-            if user.role == Role.ADMIN:
-                flash(_("You are the first person here, so you are the site admin."), "info")
-            return redirect(safe_next(url_for("profiles.show", username=user.username)))
+    if user is not None:
+        login_user(user)
+        flash(_("Welcome to LiveLite, %(name)s!", name=user.display_name), "success")
+        if user.role == Role.ADMIN:
+            flash(_("You are the first person here, so you are the site admin."), "info")
+        return redirect(safe_next(url_for("profiles.show", username=user.username)))
     return render_template(
         "auth/register.html", form=form, registration_open=get_setting("REGISTRATION_OPEN")
     )

@@ -69,7 +69,10 @@ class LiveMedia:
         self.rtmp_publishers: set[int] = set()
         self.lock = threading.RLock()
         self.rtmp: RtmpServer | None = None
-        self.listeners: list = []  # callables(event, live_id, payload) for realtime
+        # Callables (event, live_id, payload). Events: live_started, preview, and
+        # live_ended — sent once the feeds' ffmpeg have finished and the live is marked
+        # ended: the hook the realtime layer and the replay archive subscribe to.
+        self.listeners: list = []
 
     # -- paths ------------------------------------------------------------------
     @property

@@ -98,8 +98,7 @@ def check_can_start(user: User) -> None:
         )
 
 
-def start_live(user: User, *, title: str, visibility: str | Visibility = Visibility.PUBLIC) -> Live:
-    """Start a live now (status live). One live at a time per host."""
+def _checked_fields(title: str, visibility) -> tuple[str, Visibility]:
     title = (title or "").strip()
     errors = {}
     if not title:
@@ -112,11 +111,42 @@ def start_live(user: User, *, title: str, visibility: str | Visibility = Visibil
         errors["visibility"] = [_("Choose who can watch: public, followers or invite only.")]
     if errors:
         raise ValidationFailed(errors)
+    return title, visibility
+
+
+def create_live(user: User, *, title: str, visibility: str | Visibility = Visibility.PUBLIC) -> Live:
+    """Prepare a live (status scheduled) to start later with ``begin_live``."""
+    title, visibility = _checked_fields(title, visibility)
+    live = Live(host_id=user.id, title=title, visibility=visibility, status=LiveStatus.SCHEDULED)
+    db.session.add(live)
+    db.session.commit()
+    return live
+
+
+def begin_live(live: Live, user: User) -> Live:
+    """Start a prepared live now; every go-live rule is checked at this moment."""
+    require_host(live, user)
+    if live.status != LiveStatus.SCHEDULED:
+        raise Conflict(_("This live has already started or ended."))
+    host = live.host
+    if active_live_of(host) is not None:
+        raise Conflict(_("You are already live. End that live first."))
+    check_can_start(host)
+    live.status = LiveStatus.LIVE
+    live.started_at = utcnow()
+    db.session.commit()
+    return live
+
+
+def start_live(user: User, *, title: str, visibility: str | Visibility = Visibility.PUBLIC) -> Live:
+    """Create and start a live at once (the studio's Go LIVE). One live at a time per host."""
+    title, visibility = _checked_fields(title, visibility)
     if active_live_of(user) is not None:
         raise Conflict(_("You are already live. End that live first."))
     check_can_start(user)
-    now = utcnow()
-    live = Live(host_id=user.id, title=title, visibility=visibility, status=LiveStatus.LIVE, started_at=now)
+    live = Live(
+        host_id=user.id, title=title, visibility=visibility, status=LiveStatus.LIVE, started_at=utcnow()
+    )
     db.session.add(live)
     db.session.commit()
     return live

@@ -31,6 +31,7 @@ class LiveSchema(ma.Schema):
     ended_at = ma.fields.AwareDateTime(allow_none=True)
     end_reason = ma.fields.Str(allow_none=True)
     watch_url = ma.fields.Str()
+    hls_url = ma.fields.Str(allow_none=True, metadata={"description": "The host's playlist (HLS)."})
     preview_url = ma.fields.Str(allow_none=True)
     viewer_count = ma.fields.Int(allow_none=True)
     feeds = ma.fields.List(ma.fields.Nested(FeedSchema))
@@ -41,6 +42,9 @@ class StartLiveSchema(ma.Schema):
     title = ma.fields.Str(required=True)
     visibility = ma.fields.Str(
         load_default="public", validate=ma.validate.OneOf([v.value for v in Visibility])
+    )
+    start = ma.fields.Bool(
+        load_default=True, metadata={"description": "false: create it scheduled, start it later with /start."}
     )
 
 
@@ -75,6 +79,13 @@ def live_payload(live, invite=None) -> dict:
         "ended_at": live.ended_at,
         "end_reason": live.end_reason,
         "watch_url": url_for("lives.watch", live_id=live.id, invite=invite, _external=True),
+        "hls_url": (
+            url_for(
+                "lives.playlist", live_id=live.id, feed_id=live.main_feed.id, invite=invite, _external=True
+            )
+            if live.main_feed
+            else None
+        ),
         "preview_url": url_for("lives.preview", live_id=live.id, invite=invite)
         if live.preview_path
         else None,
@@ -114,8 +125,28 @@ def list_lives():
 )
 @bp.alt_response(409, schema=ApiErrorSchema, description="Already live, site full, or disk short.")
 def start_live(data):
-    """Go live from the browser: creates the live; the publisher then sends media over Socket.IO."""
+    """Create a live and, unless ``start`` is false, start it now. The publisher then
+    sends media over Socket.IO (/publish) or RTMP."""
+    if not data["start"]:
+        return live_payload(
+            lives.create_live(current_user, title=data["title"], visibility=data["visibility"])
+        )
     live = lives.start_live(current_user, title=data["title"], visibility=data["visibility"])
+    current_app.extensions["livelite.media"].notify("live_started", live.id, {})
+    return live_payload(live)
+
+
+@bp.route("/lives/<int:live_id>/start", methods=["POST"])
+@require("write")
+@bp.doc(**AUTH_DOC)
+@bp.response(200, LiveSchema)
+@bp.alt_response(403, schema=ApiErrorSchema, description="Not the host, or may not go live (with reasons).")
+@bp.alt_response(
+    409, schema=ApiErrorSchema, description="Already started, already live, site full, disk short."
+)
+def begin_live(live_id):
+    """Start a live created with ``start: false``."""
+    live = lives.begin_live(lives.get_live(live_id), current_user)
     current_app.extensions["livelite.media"].notify("live_started", live.id, {})
     return live_payload(live)
 

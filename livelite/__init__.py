@@ -124,7 +124,9 @@ def _init_extensions(app: Flask) -> None:
 
     registry = app.extensions["livelite.publishing"] = PublishRegistry()
     app.extensions["livelite.media"].listeners.append(
-        lambda event, live_id, _payload: registry.live_ended(live_id) if event == "live_ended" else None
+        lambda event, live_id, payload: (
+            registry.live_ended(live_id, payload.get("reason", "host")) if event == "live_ended" else None
+        )
     )
 
 

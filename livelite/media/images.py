@@ -14,6 +14,7 @@ os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(50_000_000))
 
 import cv2
 import numpy as np
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 
 from livelite.services.errors import ValidationFailed
@@ -24,7 +25,9 @@ def decode_image(data: bytes, *, field: str, max_bytes: int, max_pixels: int) ->
     if not data:
         raise ValidationFailed({field: [_("The file is empty.")]})
     if len(data) > max_bytes:
-        raise ValidationFailed({field: [_("The image is too large (%(size)s at most).", size=_size(max_bytes))]})
+        raise ValidationFailed(
+            {field: [_("The image is too large (%(size)s at most).", size=_size(max_bytes))]}
+        )
     buffer = np.frombuffer(data, dtype=np.uint8)
     try:
         image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
@@ -43,8 +46,8 @@ def decode_image(data: bytes, *, field: str, max_bytes: int, max_pixels: int) ->
 def _size(n: int) -> str:
     """A byte count as people read it: 5 MB, 512 KB."""
     if n >= 1024 * 1024:
-        return _("%(n)s MB", n=f"{n / (1024 * 1024):g}")
-    return _("%(n)s KB", n=max(1, n // 1024))
+        return _("%(n)s MB", n=format_decimal(round(n / (1024 * 1024), 1)))
+    return _("%(n)s KB", n=format_decimal(max(1, n // 1024)))
 
 
 def _to_bgr(image: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from livelite.extensions import db
@@ -18,6 +19,23 @@ from livelite.services.errors import Conflict, NotFound, PermissionDenied, Valid
 from livelite.services.settings import get_setting
 
 TITLE_MAX = 100
+
+# Why a live ended, as told to its host (Live.end_reason holds the code).
+END_REASONS = {
+    "host": _l("Your live has ended."),
+    "admin": _l("An admin ended your live."),
+    "publisher_lost": _l("Your connection was gone too long, so your live ended."),
+    "disk_full": _l("The server ran short of disk space, so your live stopped. What was recorded is kept."),
+    "ingest_failed": _l("The server could not process your video, so your live stopped."),
+    "bitrate": _l("Your stream went over this site’s bitrate limit, so your live stopped."),
+    "recovered": _l("The server restarted, so your live ended."),
+}
+
+
+def end_message(reason: str | None) -> str:
+    return str(END_REASONS.get(reason or "", END_REASONS["host"]))
+
+
 INPUT_FORMATS = {"webm", "flv"}
 BROWSER_CODECS = {"h264", "vp8", "vp9"}
 

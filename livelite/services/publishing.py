@@ -52,7 +52,7 @@ class PublishRegistry:
         self._lock = threading.Lock()
         self._by_feed: dict[int, PublishState] = {}
         self._sid_feed: dict[str, int] = {}
-        self._ended_lives: set[int] = set()
+        self._ended_lives: dict[int, str] = {}
 
     def attach(self, sid: str, state: PublishState) -> tuple[PublishState, bool]:
         """Register ``sid`` as the feed's publisher; returns (state, new_recorder)."""
@@ -71,7 +71,7 @@ class PublishRegistry:
         with self._lock:
             state = self._by_feed.get(feed_id)
             if state is not None and state.live_id in self._ended_lives:
-                raise LiveEnded(_("This live has ended."))
+                raise LiveEnded(self._ended_lives[state.live_id])
             if self._sid_feed.get(sid) != feed_id:
                 raise PermissionDenied(_("This connection does not publish that feed."))
             return self._by_feed[feed_id]
@@ -80,10 +80,10 @@ class PublishRegistry:
         with self._lock:
             self._sid_feed.pop(sid, None)
 
-    def live_ended(self, live_id: int) -> None:
-        """Later chunks for this live get a final "ended" answer (host, admin, disk)."""
+    def live_ended(self, live_id: int, reason: str = "host") -> None:
+        """Later chunks for this live get a final answer that says why (host, admin, disk)."""
         with self._lock:
-            self._ended_lives.add(live_id)
+            self._ended_lives[live_id] = reason
 
 
 def start(user, live_id: int, mime: str, recorder_id: str, media, registry: PublishRegistry, sid: str):
@@ -122,9 +122,13 @@ def chunk(sid: str, feed_id, seq, data, media, registry: PublishRegistry, max_kb
 
 
 class LiveEnded(DomainError):
-    """The live is over; the page stops recording."""
+    """The live is over; the page stops recording and shows why."""
 
     status = 410
+
+    def __init__(self, reason: str):
+        super().__init__(lives.end_message(reason))
+        self.code = reason
 
 
 class OutOfOrder(DomainError):

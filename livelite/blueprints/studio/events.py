@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 
 from flask import current_app, request
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from livelite.extensions import socketio
@@ -37,6 +38,8 @@ def _media():
 
 def _error(exc: DomainError) -> dict:
     body = {"ok": False, "error": exc.message, "fatal": isinstance(exc, publishing.LiveEnded)}
+    if isinstance(exc, publishing.LiveEnded):
+        body["code"] = exc.code
     if isinstance(exc, publishing.OutOfOrder):
         body["last_seq"] = exc.last_seq
     return body
@@ -62,7 +65,7 @@ def on_publish_start(payload):
             request.sid,
         )
     except (TypeError, ValueError):
-        return {"ok": False, "error": "live_id must be a number"}
+        return {"ok": False, "error": _("This live does not exist.")}
     except DomainError as exc:
         return _error(exc)
     return {"ok": True, "feed_id": state.feed_id, "last_seq": state.last_seq}
@@ -84,14 +87,11 @@ def on_publish_chunk(payload):
         )
     except DomainError as exc:
         return _error(exc)
-    except IngestRejected:
+    except (IngestRejected, IngestFailed) as exc:
+        reason = exc.reason if isinstance(exc, IngestRejected) else "ingest_failed"
         state = _registry().for_sid(request.sid, payload.get("feed_id"))
-        media.end_live(state.live_id, "bitrate")
-        return {"ok": False, "fatal": True, "error": "bitrate"}
-    except IngestFailed:
-        state = _registry().for_sid(request.sid, payload.get("feed_id"))
-        media.end_live(state.live_id, "ingest_failed")
-        return {"ok": False, "fatal": True, "error": "ingest_failed"}
+        media.end_live(state.live_id, reason)
+        return _error(publishing.LiveEnded(reason))
     reply = {"ok": True, "last_seq": state.last_seq}
     now = time.monotonic()
     if now - getattr(state, "health_sent", 0) > HEALTH_EVERY_S:

@@ -88,7 +88,9 @@
   function setViewers(count) {
     var pill = root.querySelector("[data-viewers]");
     root.querySelector("[data-viewer-count]").textContent = count;
-    var label = count === 1 ? pill.dataset.labelOne : pill.dataset.labelOther.replace("{n}", count);
+    // The page language's plural rule (French says "0 personne", English "0 people").
+    var one = new Intl.PluralRules(document.documentElement.lang || "en").select(count) === "one";
+    var label = one ? pill.dataset.labelOne.replace("{n}", count) : pill.dataset.labelOther.replace("{n}", count);
     root.querySelector("[data-viewer-label]").textContent = label;
     pill.hidden = false;
   }

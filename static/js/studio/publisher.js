@@ -171,7 +171,7 @@
     socket = window.io("/publish", { reconnectionDelayMax: 3000 });
     socket.on("connect", function () {
       socket.emit("publish_start", { live_id: liveId, mime: mime, recorder_id: recorderId }, function (reply) {
-        if (!reply || !reply.ok) { stop((reply && reply.error) || "error"); return; }
+        if (!reply || !reply.ok) { stop(reply && reply.code, (reply && reply.error) || d.msgStoppedUnknown); return; }
         var wasReconnect = feedId !== null;
         feedId = reply.feed_id;
         queue = queue.filter(function (item) { return item.seq > reply.last_seq; });
@@ -196,7 +196,7 @@
           if (reply.health) showHealth(reply.health);
           if (reply.viewers != null) showViewers(reply.viewers);
         }
-        if (!reply.ok && reply.fatal) { stop(reply.error); return; }
+        if (!reply.ok && reply.fatal) { stop(reply.code, reply.error); return; }
         if (!reply.ok && reply.last_seq == null) { say(reply.error); return; }
         pump();
       });
@@ -224,11 +224,15 @@
   function showHealth(health) {
     var box = $("[data-health]");
     box.hidden = false;
+    var lang = document.documentElement.lang || "en";
+    var whole = new Intl.NumberFormat(lang, { maximumFractionDigits: 0 });
+    var tenth = new Intl.NumberFormat(lang, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+    var unit = function (pattern, text) { return pattern.replace("{n}", text); };
     var fmt = {
-      input_bitrate_kbps: function (v) { return Math.round(v) + " kbit/s"; },
-      output_fps: function (v) { return v ? v.toFixed(0) + " fps" : "–"; },
-      keyframe_interval_s: function (v) { return v == null ? "–" : v.toFixed(1) + " s"; },
-      lag_seconds: function (v) { return v == null ? "–" : v.toFixed(1) + " s"; },
+      input_bitrate_kbps: function (v) { return unit(d.fmtKbps, whole.format(v)); },
+      output_fps: function (v) { return v ? unit(d.fmtFps, whole.format(v)) : "–"; },
+      keyframe_interval_s: function (v) { return v == null ? "–" : unit(d.fmtSeconds, tenth.format(v)); },
+      lag_seconds: function (v) { return v == null ? "–" : unit(d.fmtSeconds, tenth.format(v)); },
     };
     Object.keys(fmt).forEach(function (key) {
       var el = box.querySelector('[data-h="' + key + '"]');
@@ -266,14 +270,16 @@
     }
   }
 
-  function stop(reason) {
+  // code: why the live ended ("host" when the host ended it); message: already
+  // translated by the server.
+  function stop(code, message) {
     if (stopped) return;
     stopped = true;
     if (recorder && recorder.state !== "inactive") recorder.stop();
     if (socket) socket.disconnect();
     setLive(false);
     goButton.hidden = true;
-    say(reason === "ended" || reason === "host" ? d.msgEnded : d.msgStopped.replace("{reason}", reason));
+    say(!code || code === "host" ? (message || d.msgEnded) : message);
   }
 
   form.addEventListener("submit", async function (event) {
@@ -318,7 +324,7 @@
       var deadline = Date.now() + 10000;
       (function wait() {
         if (queue.length && Date.now() < deadline) { setTimeout(wait, 200); return; }
-        api(d.apiLives + "/" + liveId + "/end").catch(function () {}).then(function () { stop("ended"); });
+        api(d.apiLives + "/" + liveId + "/end").catch(function () {}).then(function () { stop("host", d.msgEnded); });
       })();
     };
     recorder.stop();

@@ -103,7 +103,42 @@ def seed_demo_command():
     ]
     for follower, followed in follows:
         accounts.follow(users[follower], users[followed])
-    click.echo(f"Demo data ready: {created} new users (password: {DEMO_PASSWORD}).")
+    new_events = _seed_events(users)
+    click.echo(f"Demo data ready: {created} new users, {new_events} new events (password: {DEMO_PASSWORD}).")
+
+
+DEMO_EVENTS = [
+    # creator, title, days ahead, hour (UTC), minutes, who RSVPs
+    ("ada", "Fractions without fear", 1, 18, 60, ("linus", "tim", "margaret")),
+    ("ada", "Q&A: your maths questions", 7, 17, 45, ("linus",)),
+    ("grace", "Debugging live: a real bug hunt", 3, 19, 90, ("ada", "linus")),
+]
+
+
+def _seed_events(users) -> int:
+    """Upcoming events with RSVPs; one event per title, so a second run adds none."""
+    from datetime import UTC, datetime, time, timedelta
+
+    from livelite.models import Event
+    from livelite.services import events
+
+    made = 0
+    today = datetime.now(UTC).date()
+    for creator, title, days, hour, minutes, going in DEMO_EVENTS:
+        if db.session.scalar(select(Event).where(Event.title == title)):
+            continue
+        starts = datetime.combine(today + timedelta(days=days), time(hour), tzinfo=UTC)
+        event = events.create_event(
+            users[creator],
+            title=title,
+            description=f"A demo event by {users[creator].display_name}.",
+            starts_at=starts,
+            duration_minutes=minutes,
+        )
+        for username in going:
+            events.rsvp(event, users[username])
+        made += 1
+    return made
 
 
 @click.group("settings")

@@ -85,6 +85,10 @@ class DefaultConfig:
     MAX_INGEST_KBPS = 8000
     MIN_FREE_DISK_MB = 2048
     PUBLISHER_GRACE_SECONDS = 60
+    # Events: GO LIVE opens this many minutes before the start.
+    GO_LIVE_WINDOW_MINUTES = 10
+    COVER_MAX_BYTES = 8 * 1024 * 1024
+    COVER_WIDTH = 1280
 
 
 def instance_path_from_env(default: Path) -> Path:

@@ -103,7 +103,7 @@ def test_seed_demo_is_idempotent(app, runner):
         make_admin()
     result = runner.invoke(args=["seed-demo"])
     assert result.exit_code == 0, result.output
-    assert "Demo data ready: 5 new users (password: livelite-demo)." in result.output
+    assert "Demo data ready: 5 new users, 3 new events (password: livelite-demo)." in result.output
     users, follows = demo_state(app)
     assert users == {
         "siteadmin": Role.ADMIN,
@@ -118,8 +118,18 @@ def test_seed_demo_is_idempotent(app, runner):
 
     again = runner.invoke(args=["seed-demo"])
     assert again.exit_code == 0, again.output
-    assert "Demo data ready: 0 new users" in again.output
+    assert "Demo data ready: 0 new users, 0 new events" in again.output
     assert demo_state(app) == (users, follows)
+    with app.app_context():
+        from livelite.models import Event
+        from livelite.services import events
+
+        seeded = {e.title: (e.creator.username, events.rsvp_count(e)) for e in db.session.query(Event)}
+    assert seeded == {
+        "Fractions without fear": ("ada", 3),
+        "Q&A: your maths questions": ("ada", 1),
+        "Debugging live: a real bug hunt": ("grace", 2),
+    }
     with app.app_context():
         ada = accounts.authenticate("ada", "livelite-demo")
         assert ada.follower_count == 4

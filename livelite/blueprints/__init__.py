@@ -7,6 +7,7 @@ def register_all(app: Flask) -> None:
     from livelite.blueprints.admin import bp as admin_bp
     from livelite.blueprints.api import register as register_api
     from livelite.blueprints.auth import bp as auth_bp
+    from livelite.blueprints.events import bp as events_bp
     from livelite.blueprints.lives import bp as lives_bp
     from livelite.blueprints.main import bp as main_bp
     from livelite.blueprints.media_files import bp as media_bp
@@ -14,6 +15,16 @@ def register_all(app: Flask) -> None:
     from livelite.blueprints.settings import bp as settings_bp
     from livelite.blueprints.studio import bp as studio_bp
 
-    for bp in (main_bp, auth_bp, profiles_bp, settings_bp, media_bp, admin_bp, lives_bp, studio_bp):
+    for bp in (
+        main_bp,
+        auth_bp,
+        profiles_bp,
+        settings_bp,
+        media_bp,
+        admin_bp,
+        lives_bp,
+        studio_bp,
+        events_bp,
+    ):
         app.register_blueprint(bp)
     register_api(app)

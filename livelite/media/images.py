@@ -75,3 +75,22 @@ def square_jpeg(image: np.ndarray, size: int, quality: int = 88) -> bytes:
     if not ok:  # pragma: no cover - OpenCV always encodes a valid BGR uint8 array
         raise RuntimeError("JPEG encoding failed")
     return encoded.tobytes()
+
+
+def cover_jpeg(image: np.ndarray, width: int = 1280, quality: int = 85) -> bytes:
+    """Centre-crop to 16:9 and resize to ``width`` (never upscaled past the source)."""
+    height, src_width = image.shape[:2]
+    target_ratio = 16 / 9
+    if src_width / height > target_ratio:
+        crop_w, crop_h = round(height * target_ratio), height
+    else:
+        crop_w, crop_h = src_width, round(src_width / target_ratio)
+    left, top = (src_width - crop_w) // 2, (height - crop_h) // 2
+    cropped = image[top : top + crop_h, left : left + crop_w]
+    out_w = min(width, crop_w)
+    out_h = round(out_w / target_ratio)
+    resized = cv2.resize(cropped, (out_w, out_h), interpolation=cv2.INTER_AREA)
+    ok, encoded = cv2.imencode(".jpg", resized, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:  # pragma: no cover - OpenCV always encodes a valid BGR uint8 array
+        raise RuntimeError("JPEG encoding failed")
+    return encoded.tobytes()

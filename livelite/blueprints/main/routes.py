@@ -8,7 +8,7 @@ from livelite.blueprints.main import bp
 from livelite.extensions import db, limiter
 from livelite.forms import safe_next
 from livelite.i18n import LANG_COOKIE
-from livelite.services import accounts, discovery, lives
+from livelite.services import accounts, discovery, events, lives, policy
 
 
 @bp.route("/")
@@ -32,8 +32,10 @@ def live_now():
 
 @bp.route("/upcoming")
 def upcoming():
-    """Scheduled LIVE events."""
-    return render_template("main/upcoming.html")
+    """Scheduled LIVE events, from followed creators first."""
+    viewer = current_user if current_user.is_authenticated else None
+    may_schedule = viewer is not None and bool(policy.may_go_live(viewer))
+    return render_template("main/upcoming.html", events=events.upcoming(viewer), may_schedule=may_schedule)
 
 
 @bp.route("/notifications")

@@ -1,0 +1,50 @@
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf.file import FileField
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired
+
+from livelite.forms import Form
+from livelite.services.events import DURATION_CHOICES
+
+
+class EventForm(Form):
+    title = StringField(
+        _l("Title"), validators=[InputRequired(_l("Give your event a title."))], render_kw={"maxlength": 100}
+    )
+    description = TextAreaField(_l("Description"), render_kw={"maxlength": 2000, "rows": 5})
+    starts_at = StringField(
+        _l("Starts at"),
+        validators=[InputRequired(_l("Choose when the event starts."))],
+        description=_l("In your time zone."),
+        render_kw={"type": "datetime-local"},
+    )
+    # Filled by the page with the browser's IANA time zone; UTC without JavaScript.
+    timezone = HiddenField(default="UTC", render_kw={"data-timezone": True})
+    duration_minutes = SelectField(
+        _l("Duration"),
+        coerce=int,
+        default=60,
+        choices=[(m, _l("%(n)s minutes", n=m)) for m in DURATION_CHOICES],
+    )
+    cover = FileField(
+        _l("Cover image"),
+        description=_l("Optional. JPEG, PNG or WebP; cropped to 16:9."),
+        render_kw={"accept": "image/jpeg,image/png,image/webp"},
+    )
+
+    def starts_at_utc(self) -> datetime | None:
+        """The local date and time typed, in the browser's zone, as an aware datetime."""
+        try:
+            zone = ZoneInfo(self.timezone.data or "UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = ZoneInfo("UTC")
+        try:
+            naive = datetime.fromisoformat((self.starts_at.data or "").strip())
+        except ValueError:
+            return None
+        if naive.tzinfo is not None:
+            return naive
+        return naive.replace(tzinfo=zone)

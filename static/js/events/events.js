@@ -14,6 +14,14 @@
     el.textContent = new Intl.DateTimeFormat(lang, options).format(date);
   });
 
+  // Day and month of cards, in the viewer's zone (the server wrote them in UTC).
+  document.querySelectorAll("[data-local-day]").forEach(function (el) {
+    var date = new Date(el.dataset.localDay);
+    if (isNaN(date)) return;
+    el.querySelector("strong").textContent = date.getDate();
+    el.querySelector("span").textContent = new Intl.DateTimeFormat(lang, { month: "short" }).format(date);
+  });
+
   var countdown = document.querySelector("[data-countdown]");
   if (countdown) {
     var target = new Date(countdown.dataset.countdown).getTime();

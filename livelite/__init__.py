@@ -105,6 +105,12 @@ def _init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
+    # Declare the Socket.IO handlers before any server exists: Flask-SocketIO then keeps
+    # them and registers them on every app's server. Imported later (with the
+    # blueprints), they would be bound to the first app's server only.
+    import livelite.blueprints.lives.events
+    import livelite.blueprints.studio.events  # noqa: F401
+
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],

@@ -99,6 +99,8 @@ class RtmpConnection:
         self.last_ack = 0
         self.peer_window = 0
         self.closing = False
+        # FCUnpublish: a clean stop, but the encoder still sends deleteStream after it.
+        self.unpublished = False
         self.started = time.monotonic()
         self.wrote_header = False
 
@@ -163,7 +165,7 @@ class RtmpConnection:
             sink, self.sink = self.sink, None
             try:
                 # A clean unpublish (OBS "Stop Streaming") differs from a dropped link.
-                sink.close(clean=self.closing)
+                sink.close(clean=self.closing or self.unpublished)
             except Exception:
                 log.exception("rtmp %s: closing the feed failed", self.peer)
         try:
@@ -286,7 +288,9 @@ class RtmpConnection:
             )
         elif name in ("releaseStream", "FCPublish", "FCUnpublish"):
             if name == "FCUnpublish":
-                self.closing = True
+                # Keep reading until deleteStream (or EOF): closing now would make the
+                # encoder's last command fail and its clean stop end in an error.
+                self.unpublished = True
             self._command("_result", txn, None, None)
         elif name == "createStream":
             self._command("_result", txn, None, STREAM_ID)

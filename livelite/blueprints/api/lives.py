@@ -6,6 +6,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint
 
 from livelite.blueprints.api.common import AUTH_DOC, ApiErrorSchema, UserSchema, require, user_payload
+from livelite.extensions import db
 from livelite.models import Visibility
 from livelite.services import lives
 
@@ -174,6 +175,8 @@ def end_live(live_id):
     lives.require_host(live, current_user)
     reason = "host" if current_user.id == live.host_id else "admin"
     current_app.extensions["livelite.media"].end_live(live.id, reason)
+    # The media manager ends the live in a session of its own: read it afresh.
+    db.session.expire_all()
     return live_payload(lives.get_live(live_id))
 
 

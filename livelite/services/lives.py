@@ -235,11 +235,16 @@ def get_feed(live: Live, feed_id: int) -> Feed:
 # -- who may watch -----------------------------------------------------------
 def can_watch(live: Live, viewer: User | None, invite: str | None = None) -> bool:
     """Public: anyone. Followers: followers, the host, admins. Invite: the invite token."""
-    if viewer is not None and getattr(viewer, "is_authenticated", False):
-        if viewer.id == live.host_id or viewer.is_admin:
-            return True
-        if viewer.is_banned:
-            return False
+    # Before is_authenticated: Flask-Login counts a banned (inactive) user as not
+    # authenticated, which would let them through as an anonymous visitor.
+    if viewer is not None and getattr(viewer, "is_banned", False):
+        return False
+    if (
+        viewer is not None
+        and getattr(viewer, "is_authenticated", False)
+        and (viewer.id == live.host_id or viewer.is_admin)
+    ):
+        return True
     if live.visibility == Visibility.PUBLIC:
         return True
     if live.visibility == Visibility.FOLLOWERS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 from flask import (
     abort,
@@ -13,6 +14,7 @@ from flask import (
     render_template,
     request,
     send_file,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -43,6 +45,10 @@ def _watchable(live_id: int):
 def watch(live_id: int):
     """The viewer page: hls.js player, live badge, viewer count, ended state."""
     live = _watchable(live_id)
+    if not current_user.is_authenticated:
+        # Kept in the cookie so that every tab of this browser counts as one viewer:
+        # a Socket.IO connection only reads the session (lives/events.py).
+        session.setdefault("visitor_id", uuid.uuid4().hex)
     return render_template("lives/watch.html", live=live, invite=request.args.get("invite"))
 
 

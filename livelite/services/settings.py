@@ -35,7 +35,7 @@ SETTINGS: dict[str, SettingSpec] = {
     "MAX_INGEST_KBPS": SettingSpec(int, _l("Highest ingest bitrate (kbit/s)"), 100, 100_000),
     "MIN_FREE_DISK_MB": SettingSpec(int, _l("Free disk needed to go live (MB)"), 0, 10_000_000),
     "GO_LIVE_WINDOW_MINUTES": SettingSpec(
-        int, _l("Minutes before an event's start when GO LIVE opens"), 0, 1440
+        int, _l("Minutes before an event’s start when GO LIVE opens"), 0, 1440
     ),
     "PUBLISHER_GRACE_SECONDS": SettingSpec(
         int, _l("Seconds a live waits for its publisher to come back"), 5, 3600

@@ -2,6 +2,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext
 from flask_wtf.file import FileField
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired
@@ -27,7 +28,7 @@ class EventForm(Form):
         _l("Duration"),
         coerce=int,
         default=60,
-        choices=[(m, _l("%(n)s minutes", n=m)) for m in DURATION_CHOICES],
+        choices=[(m, lazy_ngettext("%(num)s minute", "%(num)s minutes", m)) for m in DURATION_CHOICES],
     )
     cover = FileField(
         _l("Cover image"),

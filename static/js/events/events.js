@@ -25,13 +25,13 @@
   var countdown = document.querySelector("[data-countdown]");
   if (countdown) {
     var target = new Date(countdown.dataset.countdown).getTime();
-    var units = countdown.dataset.units.split(",");
+    var units = [countdown.dataset.unitD, countdown.dataset.unitH, countdown.dataset.unitM, countdown.dataset.unitS];
     var render = function () {
       var left = Math.floor((target - Date.now()) / 1000);
       if (left <= 0) { countdown.textContent = countdown.dataset.labelStarted; return; }
       var parts = [Math.floor(left / 86400), Math.floor(left / 3600) % 24, Math.floor(left / 60) % 60, left % 60];
       var text = [];
-      parts.forEach(function (value, i) { if (value || text.length || i === 3) text.push(value + " " + units[i]); });
+      parts.forEach(function (value, i) { if (value || text.length || i === 3) text.push(units[i].replace("{n}", value)); });
       countdown.textContent = text.join(" ");
     };
     render();

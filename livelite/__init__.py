@@ -109,6 +109,7 @@ def _init_extensions(app: Flask) -> None:
     # them and registers them on every app's server. Imported later (with the
     # blueprints), they would be bound to the first app's server only.
     import livelite.blueprints.lives.events
+    import livelite.blueprints.notifications.events
     import livelite.blueprints.studio.events  # noqa: F401
 
     socketio.init_app(

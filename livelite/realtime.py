@@ -12,6 +12,7 @@ from collections import defaultdict
 from livelite.extensions import socketio
 
 LIVE_NAMESPACE = "/live"
+ME_NAMESPACE = "/me"
 
 
 def live_room(live_id: int) -> str:
@@ -20,6 +21,15 @@ def live_room(live_id: int) -> str:
 
 def emit_to_live(live_id: int, event: str, payload: dict) -> None:
     socketio.emit(event, payload, to=live_room(live_id), namespace=LIVE_NAMESPACE)
+
+
+def user_room(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+def emit_to_user(user_id: int, event: str, payload: dict) -> None:
+    """To every open page of one person (the /me namespace)."""
+    socketio.emit(event, payload, to=user_room(user_id), namespace=ME_NAMESPACE)
 
 
 class Presence:

@@ -34,3 +34,14 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def inject_locale():
         return {"current_locale": str(get_locale()), "languages": app.config["LANGUAGES"]}
+
+    @app.context_processor
+    def inject_unread():
+        """The bell's count on every page (then kept current over Socket.IO)."""
+        from flask_login import current_user
+
+        from livelite.services.notifications import unread_count_of
+
+        if current_user and current_user.is_authenticated:
+            return {"unread_count": unread_count_of(current_user.id)}
+        return {"unread_count": 0}

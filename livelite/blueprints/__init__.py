@@ -11,6 +11,7 @@ def register_all(app: Flask) -> None:
     from livelite.blueprints.lives import bp as lives_bp
     from livelite.blueprints.main import bp as main_bp
     from livelite.blueprints.media_files import bp as media_bp
+    from livelite.blueprints.notifications import bp as notifications_bp
     from livelite.blueprints.profiles import bp as profiles_bp
     from livelite.blueprints.settings import bp as settings_bp
     from livelite.blueprints.studio import bp as studio_bp
@@ -25,6 +26,7 @@ def register_all(app: Flask) -> None:
         lives_bp,
         studio_bp,
         events_bp,
+        notifications_bp,
     ):
         app.register_blueprint(bp)
     register_api(app)

@@ -3,6 +3,7 @@
 from livelite.models.accounts import ApiToken, Follow, Role, User
 from livelite.models.events import Event, EventStatus, Rsvp
 from livelite.models.lives import Feed, FeedSource, Live, LiveStatus, StreamKey, Visibility
+from livelite.models.notifications import Notification
 from livelite.models.settings import SiteSetting
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "Follow",
     "Live",
     "LiveStatus",
+    "Notification",
     "Role",
     "Rsvp",
     "SiteSetting",

@@ -256,6 +256,9 @@ def follow(user: User, target: User) -> bool:
         return False
     db.session.add(Follow(follower_id=user.id, followed_id=target.id))
     db.session.commit()
+    from livelite.services import notifications
+
+    notifications.new_follower(user, target)
     return True
 
 

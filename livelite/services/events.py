@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from icalendar import Calendar
 from icalendar import Event as ICalEvent
 from sqlalchemy import case, func, select
@@ -14,7 +15,7 @@ from livelite.extensions import db
 from livelite.media import images
 from livelite.models import Event, EventStatus, Follow, Live, Rsvp, User
 from livelite.models.base import utcnow
-from livelite.services import lives, policy
+from livelite.services import lives, notifications, policy
 from livelite.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from livelite.services.settings import get_setting
 
@@ -137,6 +138,7 @@ def update_event(
     event.sequence += 1
     db.session.commit()
     storage().delete(old_cover)
+    notifications.event_changed(event)
     return event
 
 
@@ -147,6 +149,7 @@ def cancel_event(event: Event, user: User) -> Event:
     event.status = EventStatus.CANCELLED
     event.sequence += 1
     db.session.commit()
+    notifications.event_changed(event)
     return event
 
 
@@ -250,11 +253,18 @@ def go_live(event: Event, user: User, now: datetime | None = None) -> Live:
     opens = window_opens_at(event)
     if now < opens:
         raise Conflict(
-            _("GO LIVE opens %(n)s minutes before the start.", n=get_setting("GO_LIVE_WINDOW_MINUTES"))
+            ngettext(
+                "GO LIVE opens %(num)s minute before the start.",
+                "GO LIVE opens %(num)s minutes before the start.",
+                get_setting("GO_LIVE_WINDOW_MINUTES"),
+            )
         )
     live = lives.start_live(user, title=event.title)
     event.live_id = live.id
     db.session.commit()
+    # Now that the live is linked, the RSVPs are told too (followers already were;
+    # the dedupe key keeps anyone from hearing it twice).
+    notifications.live_started(live)
     return live
 
 

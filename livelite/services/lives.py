@@ -153,7 +153,14 @@ def begin_live(live: Live, user: User) -> Live:
     live.status = LiveStatus.LIVE
     live.started_at = utcnow()
     db.session.commit()
+    _announce_start(live)
     return live
+
+
+def _announce_start(live: Live) -> None:
+    from livelite.services import notifications
+
+    notifications.live_started(live)
 
 
 def start_live(user: User, *, title: str, visibility: str | Visibility = Visibility.PUBLIC) -> Live:
@@ -167,6 +174,7 @@ def start_live(user: User, *, title: str, visibility: str | Visibility = Visibil
     )
     db.session.add(live)
     db.session.commit()
+    _announce_start(live)
     return live
 
 

@@ -1,7 +1,7 @@
 """Discovery pages (For You, LIVE, Upcoming), notifications, language, health."""
 
 from flask import current_app, jsonify, make_response, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import text
 
 from livelite.blueprints.main import bp
@@ -36,12 +36,6 @@ def upcoming():
     viewer = current_user if current_user.is_authenticated else None
     may_schedule = viewer is not None and bool(policy.may_go_live(viewer))
     return render_template("main/upcoming.html", events=events.upcoming(viewer), may_schedule=may_schedule)
-
-
-@bp.route("/notifications")
-@login_required
-def notifications():
-    return render_template("main/notifications.html")
 
 
 @bp.route("/language", methods=["POST"])

@@ -1,0 +1,44 @@
+"""The notifications page, opening one, marking all read."""
+
+from flask import redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from livelite.blueprints.notifications import bp
+from livelite.forms import Form
+from livelite.services import notifications
+
+
+def target_url(row) -> str:
+    """Where a notification leads."""
+    if row.live_id:
+        return url_for("lives.watch", live_id=row.live_id)
+    if row.event_id:
+        return url_for("events.show", event_id=row.event_id)
+    if row.actor:
+        return url_for("profiles.show", username=row.actor.username)
+    return url_for("notifications.index")
+
+
+@bp.route("/notifications")
+@login_required
+def index():
+    rows = notifications.latest(current_user)
+    items = [(row, notifications.describe(row), target_url(row)) for row in rows]
+    return render_template("notifications/index.html", items=items, form=Form())
+
+
+@bp.route("/notifications/<int:notification_id>")
+@login_required
+def open_one(notification_id: int):
+    """Mark it read and go where it points."""
+    row = notifications.get_own(current_user, notification_id)
+    notifications.mark_read(current_user, [row.id])
+    return redirect(target_url(row))
+
+
+@bp.route("/notifications/read", methods=["POST"])
+@login_required
+def read_all():
+    if Form().validate_on_submit():
+        notifications.mark_read(current_user)
+    return redirect(url_for("notifications.index"))

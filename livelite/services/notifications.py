@@ -1,0 +1,159 @@
+"""Notifications: stored per person, never twice, told to open pages at once.
+
+Each notification has a dedupe key unique per person (``live:12``, ``follow:7``,
+``event:3:seq:2``), so whatever calls ``notify`` twice — a retry, a restarted
+process, a job that catches up — stores and delivers it once. After the commit the
+new unread counts go out over Socket.IO (realtime.emit_to_user); Web Push joins
+here too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+from sqlalchemy import func, select, update
+
+from livelite.extensions import db
+from livelite.models import Event, Follow, Live, Notification, Rsvp, User
+from livelite.models.base import utcnow
+from livelite.services.errors import NotFound
+
+PAGE_SIZE = 50
+
+
+def notify(
+    user_ids: Iterable[int],
+    kind: str,
+    dedupe_key: str,
+    *,
+    actor: User | None = None,
+    live: Live | None = None,
+    event: Event | None = None,
+    data: dict | None = None,
+) -> list[int]:
+    """Store one notification per person who does not have this key yet; returns who got one."""
+    wanted = {uid for uid in user_ids if uid is not None and (actor is None or uid != actor.id)}
+    if not wanted:
+        return []
+    have = set(
+        db.session.scalars(
+            select(Notification.user_id).where(
+                Notification.dedupe_key == dedupe_key, Notification.user_id.in_(wanted)
+            )
+        )
+    )
+    fresh = sorted(wanted - have)
+    payload = json.dumps(data or {})
+    for uid in fresh:
+        db.session.add(
+            Notification(
+                user_id=uid,
+                kind=kind,
+                dedupe_key=dedupe_key,
+                actor_id=actor.id if actor else None,
+                live_id=live.id if live else None,
+                event_id=event.id if event else None,
+                data=payload,
+            )
+        )
+    db.session.commit()
+    _announce(fresh)
+    return fresh
+
+
+def _announce(user_ids: list[int]) -> None:
+    from livelite.realtime import emit_to_user
+
+    for uid in user_ids:
+        emit_to_user(uid, "notifications", {"unread": unread_count_of(uid)})
+
+
+# -- what happens in the app ----------------------------------------------------
+def new_follower(follower: User, followed: User) -> None:
+    notify([followed.id], "new_follower", f"follow:{follower.id}", actor=follower)
+
+
+def live_started(live: Live) -> None:
+    """To the host's followers and to everyone who RSVPed to the live's event."""
+    followers = select(Follow.follower_id).where(Follow.followed_id == live.host_id)
+    rsvps = select(Rsvp.user_id).join(Event, Event.id == Rsvp.event_id).where(Event.live_id == live.id)
+    people = set(db.session.scalars(followers)) | set(db.session.scalars(rsvps))
+    notify(people, "live_started", f"live:{live.id}", actor=live.host, live=live, data={"title": live.title})
+
+
+def event_changed(event: Event) -> None:
+    people = db.session.scalars(select(Rsvp.user_id).where(Rsvp.event_id == event.id))
+    kind = "event_cancelled" if event.is_cancelled else "event_changed"
+    notify(
+        people,
+        kind,
+        f"event:{event.id}:seq:{event.sequence}",
+        actor=event.creator,
+        event=event,
+        data={"title": event.title, "starts_at": event.starts_at.isoformat()},
+    )
+
+
+# -- reading -------------------------------------------------------------------------
+def unread_count_of(user_id: int) -> int:
+    return db.session.scalar(
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+    )
+
+
+def latest(user: User, limit: int = PAGE_SIZE) -> list[Notification]:
+    return list(
+        db.session.scalars(
+            select(Notification)
+            .where(Notification.user_id == user.id)
+            .order_by(Notification.created_at.desc(), Notification.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def mark_read(user: User, ids: Iterable[int] | None = None) -> int:
+    """Mark some (or all) of the user's notifications read; returns how many changed."""
+    query = update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    if ids is not None:
+        query = query.where(Notification.id.in_(list(ids)))
+    changed = db.session.execute(query.values(read_at=utcnow())).rowcount
+    db.session.commit()
+    if changed:
+        _announce([user.id])
+    return changed
+
+
+def get_own(user: User, notification_id: int) -> Notification:
+    row = db.session.get(Notification, notification_id)
+    if row is None or row.user_id != user.id:
+        raise NotFound(_("No such notification."))
+    return row
+
+
+def describe(row: Notification) -> str:
+    """The sentence for a notification, in the reader's language."""
+    data = json.loads(row.data or "{}")
+    name = row.actor.display_name if row.actor else _("Someone")
+    title = data.get("title", "")
+    if row.kind == "new_follower":
+        return _("%(name)s started following you.", name=name)
+    if row.kind == "live_started":
+        return _("%(name)s is LIVE: %(title)s", name=name, title=title)
+    if row.kind == "event_cancelled":
+        return _("“%(title)s” was cancelled.", title=title)
+    if row.kind == "event_changed":
+        from datetime import datetime
+
+        when = (
+            format_datetime(datetime.fromisoformat(data["starts_at"]), "medium")
+            if data.get("starts_at")
+            else ""
+        )
+        return _("“%(title)s” changed: it starts %(when)s.", title=title, when=when)
+    return _("Something new for you.")

@@ -87,6 +87,8 @@ class DefaultConfig:
     PUBLISHER_GRACE_SECONDS = 60
     # Events: GO LIVE opens this many minutes before the start.
     GO_LIVE_WINDOW_MINUTES = 10
+    REMINDER_HOURS_BEFORE = 24
+    REMINDER_MINUTES_BEFORE = 10
     COVER_MAX_BYTES = 8 * 1024 * 1024
     COVER_WIDTH = 1280
 

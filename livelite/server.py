@@ -33,19 +33,11 @@ def serve(app: Flask) -> int:
     if app.config["RTMP_ENABLED"]:
         rtmp_port = media.start_rtmp()
         print(f" * RTMP ingest (OBS): rtmp://{host}:{rtmp_port}/live", flush=True)
-    socketio.start_background_task(_media_loop, media)
+    from livelite import jobs
+
+    socketio.start_background_task(jobs.run_forever, app, socketio.sleep)
     try:
         socketio.run(app, host=host, port=port, log_output=bool(app.config.get("ACCESS_LOG", False)))
     finally:
         media.shutdown()
     return 0
-
-
-def _media_loop(media) -> None:
-    """The media tick (previews, lost publishers, disk floor) every two seconds."""
-    while True:
-        socketio.sleep(2)
-        try:
-            media.tick()
-        except Exception:
-            media.app.logger.exception("media tick failed")

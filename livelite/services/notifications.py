@@ -148,12 +148,16 @@ def describe(row: Notification) -> str:
     if row.kind == "event_cancelled":
         return _("“%(title)s” was cancelled.", title=title)
     if row.kind == "event_changed":
-        from datetime import datetime
-
-        when = (
-            format_datetime(datetime.fromisoformat(data["starts_at"]), "medium")
-            if data.get("starts_at")
-            else ""
-        )
-        return _("“%(title)s” changed: it starts %(when)s.", title=title, when=when)
+        return _("“%(title)s” changed: it starts %(when)s.", title=title, when=_when(data))
+    if row.kind == "event_reminder":
+        return _("Reminder: “%(title)s” starts %(when)s.", title=title, when=_when(data))
     return _("Something new for you.")
+
+
+def _when(data: dict) -> str:
+    """The start written into a sentence: server-side text, so its zone is spelled out."""
+    if not data.get("starts_at"):
+        return ""
+    from datetime import datetime
+
+    return _("%(time)s UTC", time=format_datetime(datetime.fromisoformat(data["starts_at"]), "short"))

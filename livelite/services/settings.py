@@ -37,6 +37,8 @@ SETTINGS: dict[str, SettingSpec] = {
     "GO_LIVE_WINDOW_MINUTES": SettingSpec(
         int, _l("Minutes before an event’s start when GO LIVE opens"), 0, 1440
     ),
+    "REMINDER_HOURS_BEFORE": SettingSpec(int, _l("Hours before an event for the first reminder"), 1, 168),
+    "REMINDER_MINUTES_BEFORE": SettingSpec(int, _l("Minutes before an event for the last reminder"), 1, 600),
     "PUBLISHER_GRACE_SECONDS": SettingSpec(
         int, _l("Seconds a live waits for its publisher to come back"), 5, 3600
     ),

@@ -1,0 +1,60 @@
+"""Background work in the app process: one green thread runs each job at its interval.
+
+Every job is a plain function of the app that tests call directly (the scheduler is
+not started under tests). Jobs are idempotent and keyed by what they do, not by
+when they last ran: a restart or a missed tick only means the next tick does the
+work, and nothing is done twice (notifications carry per-person dedupe keys).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from flask import Flask
+
+log = logging.getLogger("livelite.jobs")
+
+
+@dataclass
+class Job:
+    name: str
+    every_s: float
+    run: object  # callable(app)
+    last: float = 0.0
+
+
+def media_tick(app: Flask) -> None:
+    """Previews, lost publishers, the disk floor (media.manager.LiveMedia.tick)."""
+    app.extensions["livelite.media"].tick()
+
+
+def send_reminders(app: Flask) -> None:
+    """Reminders to RSVPs before events start (services.reminders)."""
+    from livelite.services import reminders
+
+    with app.app_context():
+        reminders.send_due()
+
+
+JOBS = (
+    ("media", 2.0, media_tick),
+    ("reminders", 30.0, send_reminders),
+)
+
+
+def run_forever(app: Flask, sleep) -> None:
+    """The scheduler loop; ``sleep`` is socketio.sleep so it yields to eventlet."""
+    jobs = [Job(name, every, func) for name, every, func in JOBS]
+    while True:
+        now = time.monotonic()
+        for job in jobs:
+            if now - job.last < job.every_s:
+                continue
+            job.last = now
+            try:
+                job.run(app)
+            except Exception:
+                log.exception("job %s failed", job.name)
+        sleep(1)

@@ -323,7 +323,7 @@ class FeedIngest:
         log.warning(
             "feed %s: ffmpeg exited (%s) while the publisher sends; restarting", self.out_dir.name, code
         )
-        self._reap()
+        self._stop_process(timeout=5)
         now = time.monotonic()
         self._restart_times.append(now)
         while self._restart_times and now - self._restart_times[0] > 60:
@@ -334,20 +334,6 @@ class FeedIngest:
         self.health.restarts += 1
         self._needs_sync = True
         self._start()
-
-    def _reap(self) -> None:
-        if self.process is None:
-            return
-        try:
-            self.process.stdin.close()
-        except OSError:
-            pass
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.process = None
 
     def _stop_process(self, timeout: float = 20) -> None:
         if self.process is None:

@@ -97,7 +97,6 @@ class LiveMedia:
             if ingest is not None and not ingest.closed:
                 if new_recorder:
                     ingest.new_run()
-                    ingest.resync = type(ingest.resync)()
                     ingest.video_codec = feed.video_codec
             else:
                 started = feed.live.started_at.timestamp() if feed.live.started_at else time.time()

@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from playwright.sync_api import Page, expect
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -148,3 +150,12 @@ def seed_demo_site(server: LiveServer) -> None:
         "--birthdate", "1985-03-14", "--display-name", "Sam Admin", "--admin",
     )  # fmt: skip
     server.cli("seed-demo")
+
+
+def log_in(page: Page, username: str, password: str) -> None:
+    """Log in through the form and wait for the account menu."""
+    page.goto("/login")
+    page.get_by_label("Username or email").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_label("Account menu")).to_be_visible()

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
-from livelite_e2e import LiveServer, start_server, stop_server
-from playwright.sync_api import Page, expect
+from livelite_e2e import LiveServer, log_in, start_server, stop_server
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.e2e
 
@@ -45,14 +45,6 @@ def events_server(tmp_path_factory) -> Iterator[LiveServer]:
         yield server
     finally:
         stop_server(server)
-
-
-def log_in(page: Page, username: str, password: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Username or email").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_label("Account menu")).to_be_visible()
 
 
 def test_schedule_rsvp_go_live_and_the_bell_updates(make_page, events_server):

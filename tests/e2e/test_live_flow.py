@@ -18,7 +18,7 @@ from pathlib import Path
 
 import imageio_ffmpeg
 import pytest
-from livelite_e2e import DESKTOP, LiveServer, start_server, stop_server
+from livelite_e2e import DESKTOP, LiveServer, log_in, start_server, stop_server
 from playwright.sync_api import Browser, Page, expect
 
 pytestmark = pytest.mark.e2e
@@ -64,14 +64,6 @@ def wait_until(predicate, timeout: float, message: str):
 def video_time(page: Page) -> float:
     # page.evaluate goes through the DevTools protocol, so the page's CSP (no eval) holds.
     return page.evaluate("() => document.querySelector('video').currentTime")
-
-
-def log_in(page: Page, username: str, password: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Username or email").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_label("Account menu")).to_be_visible()
 
 
 def host_page(browser: Browser, server: LiveServer) -> tuple[Page, list[str]]:

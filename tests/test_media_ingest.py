@@ -231,3 +231,18 @@ def test_flv_from_the_rtmp_listener_is_detected_as_h264_and_segmented(tmp_path, 
     composed.write_text(ingest.playlist(ended=True))
     assert decode(composed) == (75, (WIDTH, HEIGHT))  # 3 s at 25 fps
     assert hls.recent_frame_rate(folder) == pytest.approx(25, abs=0.5)
+
+
+def test_a_burst_after_a_stall_is_not_taken_for_a_high_bitrate(tmp_path):
+    """A backlog read in one go arrives fast, but carries as much media as it took:
+    the limit is judged per second of media, so a steady publisher is never cut off."""
+    data = recording("h264", seconds=12)
+    ingest = FeedIngest(tmp_path / "feed", input_format="webm", video_codec="h264", ffmpeg=FFMPEG)
+    for chunk in clusters(data):
+        ingest.write(chunk)  # everything at once, as after a long stall
+    ingest.finish()
+    source_kbps = len(data) * 8 / 1000 / 12
+    assert ingest.input_bitrate_kbps() > 5 * source_kbps  # the arrival rate is a burst
+    media_kbps = ingest.media_bitrate_kbps(min_media_s=5)
+    assert media_kbps == pytest.approx(source_kbps, rel=0.25)
+    assert ingest.media_bitrate_kbps(min_media_s=60) is None  # too little media to judge

@@ -32,6 +32,8 @@ FLV_AUDIO, FLV_VIDEO, FLV_SCRIPT = 8, 9, 18
 MAX_RESTARTS_PER_MINUTE = 5
 # Raw FLV tags to keep before deciding the video codec (audio-only encoders exist).
 FLV_PROBE_TAGS = 64
+# Media needed before the bitrate limit is judged (bytes still inside ffmpeg weigh less).
+LIMIT_MIN_MEDIA_S = 20.0
 
 
 class IngestFailed(Exception):
@@ -158,6 +160,8 @@ class FeedIngest:
         self.health = Health()
         self.started_at = started_at or time.time()
         self.bytes_in = 0
+        # Media already in the folder (earlier runs) does not count for this ingest's rate.
+        self._media_at_start = hls.total_duration(self.out_dir)
         self._rate_window: deque[tuple[float, int]] = deque()
         self._restart_times: deque[float] = deque()
         self._pending: list[bytes] = []  # FLV tags held until the codec is known
@@ -234,7 +238,21 @@ class FeedIngest:
         self.health.input_bitrate_kbps = sum(s for _, s in self._rate_window) * 8 / 1000 / span
 
     def input_bitrate_kbps(self) -> float:
+        """What arrived in the last seconds (for the health display)."""
         return self.health.input_bitrate_kbps
+
+    def media_bitrate_kbps(self, min_media_s: float = LIMIT_MIN_MEDIA_S) -> float | None:
+        """Bytes received per second of media produced, since this ingest started.
+
+        The limit check uses this, not the arrival rate: after a stall (a busy server,
+        a publisher's hiccup) the backlog arrives in a burst, but it carries as many
+        seconds of media as it took, so a steady publisher never looks too fast.
+        None until there is enough media to judge.
+        """
+        produced = self.health.media_seconds - self._media_at_start
+        if produced < min_media_s:
+            return None
+        return self.bytes_in * 8 / 1000 / produced
 
     def _command(self, run: int) -> list[str]:
         name = f"run-{run:04d}"

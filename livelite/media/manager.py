@@ -23,8 +23,6 @@ log = logging.getLogger("livelite.media")
 
 # Below this much free disk a running live is stopped while its files are still whole.
 DISK_FLOOR_BYTES = 200 * 1024 * 1024
-# The bitrate check needs a few seconds of input before it means anything.
-BITRATE_GRACE_S = 10
 BITRATE_TOLERANCE = 1.25
 
 
@@ -120,8 +118,8 @@ class LiveMedia:
             raise IngestFailed("no ingest running for this feed")
         self.last_data[feed_id] = time.monotonic()
         ingest.write(data)
-        settled = time.time() - ingest.started_at > BITRATE_GRACE_S
-        if max_kbps and settled and ingest.input_bitrate_kbps() > max_kbps * BITRATE_TOLERANCE:
+        rate = ingest.media_bitrate_kbps() if max_kbps else None
+        if rate is not None and rate > max_kbps * BITRATE_TOLERANCE:
             raise IngestRejected("bitrate")
 
     def finish_feed(self, feed_id: int) -> None:

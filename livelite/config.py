@@ -76,6 +76,8 @@ class DefaultConfig:
     # Public host name shown in the OBS settings; None means the host of the request.
     RTMP_PUBLIC_HOST: str | None = None
     SEGMENT_SECONDS = 1
+    # Segments in the playlist live viewers poll (the replay lists them all).
+    LIVE_PLAYLIST_SEGMENTS = 12
     PREVIEW_INTERVAL_S = 10
     # Hand media files to nginx: e.g. "/protected-media/" mapped to the media root.
     X_ACCEL_REDIRECT_PREFIX: str | None = None

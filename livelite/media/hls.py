@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 RUN_PLAYLIST_RE = re.compile(r"^run-(\d{4})\.m3u8$")
@@ -44,6 +45,19 @@ def next_run_number(directory: Path) -> int:
 
 
 def parse_run(path: Path) -> Run:
+    """A run playlist, parsed once per change of the file and shared by every caller
+    (each viewer's playlist request, the health figures): finished runs never change
+    and the live run changes once per segment. Callers must not modify the result."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return Run(number=int(RUN_PLAYLIST_RE.match(path.name).group(1)), init=None)
+    return _parse_run_cached(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=1024)
+def _parse_run_cached(path_str: str, _mtime_ns: int, _size: int) -> Run:
+    path = Path(path_str)
     number = int(RUN_PLAYLIST_RE.match(path.name).group(1))
     run = Run(number=number, init=None)
     duration = None
@@ -73,26 +87,43 @@ def feed_runs(directory: Path) -> list[Run]:
     return [run for run in (parse_run(p) for p in run_playlists(directory)) if run.segments and run.init]
 
 
-def compose(directory: Path, *, ended: bool) -> str:
-    """The feed's playlist: EVENT while live, VOD with ENDLIST once the live is over."""
+def compose(directory: Path, *, ended: bool, window: int | None = None) -> str:
+    """The feed's playlist.
+
+    Once the live is over: the whole recording as VOD with ENDLIST (the replay). While
+    live with a ``window``: only the newest ``window`` segments, a sliding live
+    playlist whose MEDIA-SEQUENCE and DISCONTINUITY-SEQUENCE keep every segment's
+    number the same as in the full list, so it stays small however long the live is.
+    Without a window while live: the whole list as an EVENT playlist.
+    """
     runs = feed_runs(directory)
-    durations = [s.duration for run in runs for s in run.segments]
+    flat = [(index, segment) for index, run in enumerate(runs) for segment in run.segments]
+    durations = [segment.duration for _, segment in flat]
     target = max(1, math.ceil(max(durations))) if durations else 1
+    sliding = window is not None and not ended
+    first = max(0, len(flat) - window) if sliding else 0
+    shown = flat[first:]
     lines = [
         "#EXTM3U",
         "#EXT-X-VERSION:7",
         f"#EXT-X-TARGETDURATION:{target}",
-        "#EXT-X-MEDIA-SEQUENCE:0",
-        f"#EXT-X-PLAYLIST-TYPE:{'VOD' if ended else 'EVENT'}",
-        "#EXT-X-INDEPENDENT-SEGMENTS",
+        f"#EXT-X-MEDIA-SEQUENCE:{first}",
     ]
-    for index, run in enumerate(runs):
-        if index:
-            lines.append("#EXT-X-DISCONTINUITY")
-        lines.append(f'#EXT-X-MAP:URI="{run.init}"')
-        for segment in run.segments:
-            lines.append(f"#EXTINF:{segment.duration:.6f},")
-            lines.append(segment.uri)
+    if sliding:
+        if shown and shown[0][0]:
+            lines.append(f"#EXT-X-DISCONTINUITY-SEQUENCE:{shown[0][0]}")
+    else:
+        lines.append(f"#EXT-X-PLAYLIST-TYPE:{'VOD' if ended else 'EVENT'}")
+    lines.append("#EXT-X-INDEPENDENT-SEGMENTS")
+    current = None
+    for run_index, segment in shown:
+        if run_index != current:
+            if current is not None:
+                lines.append("#EXT-X-DISCONTINUITY")
+            lines.append(f'#EXT-X-MAP:URI="{runs[run_index].init}"')
+            current = run_index
+        lines.append(f"#EXTINF:{segment.duration:.6f},")
+        lines.append(segment.uri)
     if ended:
         lines.append("#EXT-X-ENDLIST")
     return "\n".join(lines) + "\n"

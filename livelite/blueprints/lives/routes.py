@@ -59,7 +59,8 @@ def playlist(live_id: int, feed_id: int):
     live = _watchable(live_id)
     feed = lives.get_feed(live, feed_id)
     media = current_app.extensions["livelite.media"]
-    body = hls.compose(media.feed_dir(feed), ended=not (live.is_live and feed.active))
+    ended = not (live.is_live and feed.active)
+    body = hls.compose(media.feed_dir(feed), ended=ended, window=current_app.config["LIVE_PLAYLIST_SEGMENTS"])
     invite = request.args.get("invite")
     if invite:
         # Every file request is checked too, so the token rides along on each URI.

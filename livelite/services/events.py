@@ -37,7 +37,7 @@ def get_event(event_id: int) -> Event:
     return event
 
 
-def _require_creator(event: Event, user: User) -> None:
+def require_creator(event: Event, user: User) -> None:
     if not (user and user.is_authenticated and (user.id == event.creator_id or user.is_admin)):
         raise PermissionDenied(_("Only the creator of this event can do this."))
 
@@ -121,7 +121,7 @@ def update_event(
     now: datetime | None = None,
 ) -> Event:
     """Edit an event; calendars see the change through a higher SEQUENCE."""
-    _require_creator(event, user)
+    require_creator(event, user)
     if event.is_cancelled:
         raise Conflict(_("This event is cancelled."))
     now = now or utcnow()
@@ -143,7 +143,7 @@ def update_event(
 
 
 def cancel_event(event: Event, user: User) -> Event:
-    _require_creator(event, user)
+    require_creator(event, user)
     if event.is_cancelled:
         return event
     event.status = EventStatus.CANCELLED
@@ -189,7 +189,7 @@ def rsvp_count(event: Event) -> int:
 
 def attendees(event: Event, user: User) -> list[User]:
     """Who RSVPed, for the creator only."""
-    _require_creator(event, user)
+    require_creator(event, user)
     return list(
         db.session.scalars(
             select(User)
@@ -241,7 +241,7 @@ def go_live(event: Event, user: User, now: datetime | None = None) -> Live:
     """Start the event's live: from GO_LIVE_WINDOW_MINUTES before the start, not earlier;
     a late start is fine. Every go-live rule applies."""
     now = now or utcnow()
-    _require_creator(event, user)
+    require_creator(event, user)
     if event.creator_id != user.id:
         raise PermissionDenied(_("Only the creator of this event can go live with it."))
     if event.is_cancelled:

@@ -55,7 +55,7 @@ def new():
 @login_required
 def edit(event_id: int):
     event = events.get_event(event_id)
-    events._require_creator(event, current_user)
+    events.require_creator(event, current_user)
     form = EventForm(obj=event if request.method == "GET" else None)
     if request.method == "GET":
         form.starts_at.data = event.starts_at.strftime("%Y-%m-%dT%H:%M")

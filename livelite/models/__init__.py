@@ -1,12 +1,17 @@
 """Database models, one module per feature; imported here so Alembic sees every table."""
 
+from livelite.models.access import AccessRequest, AccessRequestStatus
 from livelite.models.accounts import ApiToken, Follow, Role, User
 from livelite.models.events import Event, EventStatus, Rsvp
 from livelite.models.lives import Feed, FeedSource, Live, LiveStatus, StreamKey, Visibility
 from livelite.models.notifications import Notification
+from livelite.models.push import PushSubscription
 from livelite.models.settings import SiteSetting
+from livelite.models.videos import MediaType, Video, VideoKind, VideoStatus
 
 __all__ = [
+    "AccessRequest",
+    "AccessRequestStatus",
     "ApiToken",
     "Event",
     "EventStatus",
@@ -15,11 +20,16 @@ __all__ = [
     "Follow",
     "Live",
     "LiveStatus",
+    "MediaType",
     "Notification",
+    "PushSubscription",
     "Role",
     "Rsvp",
     "SiteSetting",
     "StreamKey",
     "User",
+    "Video",
+    "VideoKind",
+    "VideoStatus",
     "Visibility",
 ]

@@ -84,6 +84,7 @@ sys.path.insert(0, str(REPO_ROOT))
 
 import imageio_ffmpeg  # noqa: E402
 
+from livelite.config import DefaultConfig  # noqa: E402
 from livelite.media import hls  # noqa: E402
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
@@ -449,15 +450,23 @@ class Viewer:
     started: bool = False
 
 
-def parse_playlist(text: str) -> tuple[str | None, list[str]]:
-    init, segments = None, []
+def parse_playlist(text: str) -> tuple[str | None, int, list[str]]:
+    """The init segment, the media sequence number of the first segment, the segments.
+
+    The media sequence matters for the app's sliding-window live playlist: the list
+    keeps its length while it moves, so a client must count segments by sequence
+    number (as hls.js does), not by the playlist growing.
+    """
+    init, sequence, segments = None, 0, []
     for line in text.splitlines():
         line = line.strip()
         if line.startswith("#EXT-X-MAP:"):
             init = line.split('URI="', 1)[1].split('"', 1)[0]
+        elif line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
+            sequence = int(line.split(":", 1)[1])
         elif line and not line.startswith("#"):
             segments.append(line)
-    return init, segments
+    return init, sequence, segments
 
 
 async def fetch(conn: Connection, viewer: Viewer, kind: str, path: str, keep_body: bool) -> bytes | None:
@@ -485,18 +494,21 @@ async def run_viewer(port: int, playlist: str, viewer: Viewer, delay: float, sto
             body = await fetch(conn, viewer, "playlist", playlist, True)
             if body is not None:
                 viewer.started = True
-                init, segments = parse_playlist(body.decode(errors="replace"))
+                init, sequence, segments = parse_playlist(body.decode(errors="replace"))
+                newest = sequence + len(segments)  # one past the newest segment's number
                 if next_index is None:
-                    next_index = max(0, len(segments) - LIVE_SYNC_SEGMENTS)
+                    next_index = max(sequence, newest - LIVE_SYNC_SEGMENTS)
+                # Fell out of the window (stalled too long): jump forward, like hls.js.
+                next_index = max(next_index, sequence)
                 if init and not init_done:
                     init_done = await fetch(conn, viewer, "init", base + init, False) is not None
-                while next_index < len(segments) and time.monotonic() < stop_at:
-                    viewer.behind = len(segments) - next_index
-                    got = await fetch(conn, viewer, "segment", base + segments[next_index], False)
+                while next_index < newest and time.monotonic() < stop_at:
+                    viewer.behind = newest - next_index
+                    got = await fetch(conn, viewer, "segment", base + segments[next_index - sequence], False)
                     if got is None:
                         break  # retried after the next playlist load, like hls.js
                     next_index += 1
-                viewer.behind = len(segments) - next_index
+                viewer.behind = newest - next_index
             else:
                 await asyncio.sleep(0.5)
             # hls.js reloads a live playlist every target duration.
@@ -646,17 +658,19 @@ def write_run(feed_dir: Path, number: int, count: int, ended: bool) -> list[Path
     return [playlist, *created]
 
 
-def playlist_growth(directory: Path) -> list[tuple[str, int, float]]:
-    """(label, bytes, ms per compose) for a feed whose live run is 1 h and 4 h long."""
+def playlist_growth(directory: Path, window: int) -> list[tuple[str, int, float]]:
+    """(label, bytes, ms per compose) of the live viewers' playlist (the sliding window the
+    app serves) for a feed whose live run is 1 h and 4 h long; cached composes, as every
+    viewer after the first gets within the same second."""
     rows = []
     for label, count in (("1 h", 3600), ("4 h", 14400)):
         feed = directory / f"growth-{count}"
         write_run(feed, 1, count, ended=False)
-        body = hls.compose(feed, ended=False)
+        body = hls.compose(feed, ended=False, window=window)
         repeats = 10
         started = time.perf_counter()
         for _ in range(repeats):
-            hls.compose(feed, ended=False)
+            hls.compose(feed, ended=False, window=window)
         rows.append((label, len(body.encode()), 1000 * (time.perf_counter() - started) / repeats))
     return rows
 
@@ -915,7 +929,7 @@ def main(argv: list[str] | None = None) -> int:
             both = lambda: {**stage.app_pids(), "nginx": descendants(nginx.pid)}  # noqa: E731
             measure_levels("accel", levels, port, lambda: stage.feed.playlist_path, both)
 
-        growth = playlist_growth(tmp / "growth")
+        growth = playlist_growth(tmp / "growth", DefaultConfig.LIVE_PLAYLIST_SEGMENTS)
     finally:
         stop_process(nginx, signal.SIGQUIT)
         if stage is not None:
@@ -939,7 +953,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{note}")
     if stage is not None and stage.restarts:
         print("\nLives the app ended during the run (live id, status, reason):", stage.restarts)
-    print("\nThe feed's playlist as a live gets longer (hls.compose runs on every playlist request):")
+    print(
+        "\nThe live viewers' playlist as a live gets longer (sliding window of "
+        f"{DefaultConfig.LIVE_PLAYLIST_SEGMENTS} segments; hls.compose, cached):"
+    )
     for label, size, ms in growth:
         print(f"  after {label}: {size / 1000:.0f} kB per playlist load, {ms:.1f} ms to compose")
     if args.json:

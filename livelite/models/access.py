@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, Integer, Text
+from sqlalchemy import Enum, ForeignKey, Index, Integer, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from livelite.extensions import db
@@ -46,4 +46,13 @@ class AccessRequest(db.Model):
     __table_args__ = (
         Index("ix_access_requests_user_status", "user_id", "status"),
         Index("ix_access_requests_status_created", "status", "created_at"),
+        # One pending request per person, held by the database too: two quick submits
+        # (a double click, two tabs) cannot both get in.
+        Index(
+            "uq_access_requests_one_pending",
+            "user_id",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
     )

@@ -34,10 +34,15 @@ def upgrade():
     with op.batch_alter_table('access_requests', schema=None) as batch_op:
         batch_op.create_index('ix_access_requests_status_created', ['status', 'created_at'], unique=False)
         batch_op.create_index('ix_access_requests_user_status', ['user_id', 'status'], unique=False)
+        batch_op.create_index(
+            'uq_access_requests_one_pending', ['user_id'], unique=True,
+            sqlite_where=sa.text("status = 'pending'"), postgresql_where=sa.text("status = 'pending'"),
+        )
 
 
 def downgrade():
     with op.batch_alter_table('access_requests', schema=None) as batch_op:
+        batch_op.drop_index('uq_access_requests_one_pending')
         batch_op.drop_index('ix_access_requests_user_status')
         batch_op.drop_index('ix_access_requests_status_created')
 

@@ -14,7 +14,17 @@ bp = Blueprint("api_notifications", __name__, url_prefix="/api/v1/notifications"
 class NotificationSchema(ma.Schema):
     id = ma.fields.Int()
     kind = ma.fields.Str(
-        metadata={"enum": ["new_follower", "live_started", "event_changed", "event_cancelled"]}
+        metadata={
+            "enum": [
+                "new_follower",
+                "live_started",
+                "event_changed",
+                "event_cancelled",
+                "access_requested",
+                "access_approved",
+                "access_refused",
+            ]
+        }
     )
     text = ma.fields.Str(metadata={"description": "The sentence, in the caller's language."})
     url = ma.fields.Str()

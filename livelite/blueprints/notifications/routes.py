@@ -10,6 +10,10 @@ from livelite.services import notifications
 
 def target_url(row) -> str:
     """Where a notification leads."""
+    if row.kind == "access_requested":
+        return url_for("access.admin_queue")
+    if row.kind in ("access_approved", "access_refused"):
+        return url_for("access.request_page")
     if row.live_id:
         return url_for("lives.watch", live_id=row.live_id)
     if row.event_id:

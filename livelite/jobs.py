@@ -38,9 +38,18 @@ def send_reminders(app: Flask) -> None:
         reminders.send_due()
 
 
+def expire_stories(app: Flask) -> None:
+    """Stories past their 24 h are deleted with their files (services.videos)."""
+    from livelite.services import videos
+
+    with app.app_context():
+        videos.expire_stories()
+
+
 JOBS = (
     ("media", 2.0, media_tick),
     ("reminders", 30.0, send_reminders),
+    ("stories", 60.0, expire_stories),
 )
 
 

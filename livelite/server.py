@@ -23,6 +23,15 @@ def serve(app: Flask) -> int:
     recovered = media.recover()
     if recovered:
         print(f" * Closed {recovered} live(s) left open by the previous run.", flush=True)
+    from livelite.services import videos
+
+    # Conversions run beside the server, a few at a time; what the previous process
+    # left unfinished goes back in the queue (its upload is still on disk).
+    video_queue = videos.queue_of(app)
+    video_queue.start(socketio.start_background_task)
+    requeued = video_queue.recover()
+    if requeued:
+        print(f" * Queued {requeued} video(s) left converting by the previous run.", flush=True)
     host, port = app.config["HOST"], int(app.config["PORT"])
     with app.app_context():
         fresh = not db.session.scalar(select(func.count()).select_from(User))
@@ -39,5 +48,6 @@ def serve(app: Flask) -> int:
     try:
         socketio.run(app, host=host, port=port, log_output=bool(app.config.get("ACCESS_LOG", False)))
     finally:
+        video_queue.stop()
         media.shutdown()
     return 0

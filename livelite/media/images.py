@@ -94,3 +94,16 @@ def cover_jpeg(image: np.ndarray, width: int = 1280, quality: int = 85) -> bytes
     if not ok:  # pragma: no cover - OpenCV always encodes a valid BGR uint8 array
         raise RuntimeError("JPEG encoding failed")
     return encoded.tobytes()
+
+
+def fit_jpeg(image: np.ndarray, max_side: int, quality: int = 85) -> bytes:
+    """Scale down (never up) so the long side is at most ``max_side``; a plain JPEG."""
+    height, width = image.shape[:2]
+    scale = min(1.0, max_side / max(height, width))
+    if scale < 1.0:
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:  # pragma: no cover - OpenCV always encodes a valid BGR uint8 array
+        raise RuntimeError("JPEG encoding failed")
+    return encoded.tobytes()

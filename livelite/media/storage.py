@@ -15,6 +15,10 @@ from pathlib import Path
 from werkzeug.security import safe_join
 
 
+class FileTooLarge(Exception):
+    """A streamed upload went over its size limit (save_stream)."""
+
+
 class LocalStorage:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
@@ -29,6 +33,32 @@ class LocalStorage:
         tmp = directory / f".{filename}.part"
         tmp.write_bytes(data)
         os.replace(tmp, target)  # readers never see a half-written file
+        return f"{relative_dir}/{filename}"
+
+    def new_directory(self, category: str) -> str:
+        """Create ``category/<random>`` for files written by a program (ffmpeg); returns it."""
+        relative_dir = f"{category}/{secrets.token_hex(12)}"
+        (self.root / relative_dir).mkdir(parents=True)
+        return relative_dir
+
+    def save_stream(self, category: str, filename: str, stream, *, max_bytes: int | None = None) -> str:
+        """Copy a file object to ``category/<random>/filename`` in chunks, never whole in
+        memory. Over ``max_bytes`` the copy stops, nothing is kept and FileTooLarge is raised."""
+        relative_dir = self.new_directory(category)
+        directory = self.root / relative_dir
+        tmp = directory / f".{filename}.part"
+        written = 0
+        try:
+            with tmp.open("wb") as out:
+                while chunk := stream.read(1024 * 1024):
+                    written += len(chunk)
+                    if max_bytes is not None and written > max_bytes:
+                        raise FileTooLarge(written)
+                    out.write(chunk)
+            os.replace(tmp, directory / filename)
+        except BaseException:
+            shutil.rmtree(directory, ignore_errors=True)
+            raise
         return f"{relative_dir}/{filename}"
 
     def path(self, relative: str) -> Path | None:

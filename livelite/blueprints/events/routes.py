@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 
 from livelite.blueprints.events import bp
 from livelite.blueprints.events.forms import EventForm
-from livelite.forms import Form
+from livelite.forms import Form, safe_next
 from livelite.models.base import utcnow
 from livelite.services import accounts, events, policy
 from livelite.services.errors import DomainError
@@ -106,7 +106,8 @@ def rsvp(event_id: int):
             flash(exc.message, "error")
         else:
             flash(_("You’re going. We’ll remind you before it starts."), "success")
-    return redirect(url_for("events.show", event_id=event.id))
+    # A card elsewhere (a video's event card) sends ``next`` to come back to itself.
+    return redirect(safe_next(url_for("events.show", event_id=event.id)))
 
 
 @bp.route("/events/<int:event_id>/unrsvp", methods=["POST"])
@@ -116,7 +117,7 @@ def unrsvp(event_id: int):
     if Form().validate_on_submit():
         events.cancel_rsvp(event, current_user)
         flash(_("You’re no longer going."), "info")
-    return redirect(url_for("events.show", event_id=event.id))
+    return redirect(safe_next(url_for("events.show", event_id=event.id)))
 
 
 @bp.route("/events/<int:event_id>/cancel", methods=["POST"])

@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 from livelite.blueprints.profiles import bp
 from livelite.extensions import db
 from livelite.forms import Form, safe_next
-from livelite.services import accounts, events
+from livelite.services import accounts, events, videos
 from livelite.services.errors import DomainError
 
 PER_PAGE = 30
@@ -17,12 +17,15 @@ def show(username: str):
     """A person's page: avatar, bio, counts; events, videos and replays below the bio."""
     user = accounts.get_by_username(username)
     following = current_user.is_authenticated and current_user.is_following(user)
+    viewer = current_user if current_user.is_authenticated else None
     return render_template(
         "profiles/show.html",
         user=user,
         following=following,
         form=Form(),
         upcoming=events.upcoming_for(user),
+        video_page=videos.videos_of(user, viewer, per_page=12),
+        story_count=videos.story_count(user),
     )
 
 

@@ -13,10 +13,27 @@ from livelite.services import accounts, discovery, events, lives, policy
 
 @bp.route("/")
 def index():
-    """For You. Lives and videos join this feed with the live and video features;
-    until there are any, it suggests people to follow."""
+    """For You: lives now interleaved with short videos, then people to follow."""
     viewer = current_user if current_user.is_authenticated else None
-    return render_template("main/for_you.html", suggestions=discovery.suggested_people(viewer))
+    feed = _feed_page(viewer)
+    return render_template(
+        "main/for_you.html",
+        feed=feed,
+        suggestions=discovery.suggested_people(viewer, limit=8),
+    )
+
+
+@bp.route("/feed")
+def feed_items():
+    """The next page of For You as HTML items, appended by the page's infinite scroll."""
+    viewer = current_user if current_user.is_authenticated else None
+    return render_template("main/_feed_items.html", feed=_feed_page(viewer))
+
+
+def _feed_page(viewer):
+    presence = current_app.extensions["livelite.presence"]
+    page = request.args.get("page", 1, type=int) or 1
+    return discovery.for_you(viewer, page, presence.count)
 
 
 @bp.route("/live")

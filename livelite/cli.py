@@ -70,8 +70,12 @@ DEMO_PASSWORD = "livelite-demo"
 
 
 @click.command("seed-demo")
-def seed_demo_command():
-    """Add demo people and follows (idempotent); their password is ``livelite-demo``."""
+@click.option(
+    "--videos/--no-videos", default=True, help="Also make short videos with ffmpeg (a few seconds each)."
+)
+def seed_demo_command(videos: bool):
+    """Add demo people, follows, events with RSVPs and short videos (idempotent);
+    their password is ``livelite-demo``."""
     _upgrade()
     created = 0
     users = {}
@@ -104,7 +108,11 @@ def seed_demo_command():
     for follower, followed in follows:
         accounts.follow(users[follower], users[followed])
     new_events = _seed_events(users)
-    click.echo(f"Demo data ready: {created} new users, {new_events} new events (password: {DEMO_PASSWORD}).")
+    new_videos = _seed_videos(users) if videos else 0
+    click.echo(
+        f"Demo data ready: {created} new users, {new_events} new events, {new_videos} new videos "
+        f"(password: {DEMO_PASSWORD})."
+    )
 
 
 DEMO_EVENTS = [
@@ -138,6 +146,81 @@ def _seed_events(users) -> int:
         for username in going:
             events.rsvp(event, users[username])
         made += 1
+    return made
+
+
+DEMO_VIDEOS = [
+    # creator, caption, ffmpeg test source, tone (Hz), linked event title (or None)
+    ("ada", "Warm-up: halves and quarters in 4 seconds #maths", "testsrc2", 440, "Fractions without fear"),
+    ("grace", "Colour bars, because every bug hunt starts with a test pattern", "smptebars", 660, None),
+    ("ada", "A spinning plane of colour for Friday", "rgbtestsrc", 523, "Q&A: your maths questions"),
+    ("grace", "Tomorrow we debug a real program together", "testsrc", 392, "Debugging live: a real bug hunt"),
+]
+
+
+DEMO_STORIES = [
+    # creator, caption, ffmpeg test source (one frame becomes a photo story)
+    ("ada", "Today's whiteboard", "testsrc2"),
+    ("grace", "Setting up for tomorrow", "smptehdbars"),
+]
+
+
+def _seed_videos(users) -> int:
+    """Photo stories and short portrait videos made with ffmpeg's test sources and
+    converted like any upload; one per caption, so a second run adds none (stories
+    expire after 24 h, so a later run adds them again)."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from livelite.media.manager import ffmpeg_path
+    from livelite.models import Event, Video
+    from livelite.services import videos
+
+    made = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for creator, caption, source in DEMO_STORIES:
+            if db.session.scalar(select(Video).where(Video.caption == caption)):
+                continue
+            photo = Path(tmp) / f"story-{made}.jpg"
+            subprocess.run(  # noqa: S603 - fixed arguments, our own ffmpeg
+                [
+                    ffmpeg_path(current_app),
+                    "-v", "error", "-y",
+                    "-f", "lavfi", "-i", f"{source}=size=720x1280",
+                    "-frames:v", "1", str(photo),
+                ],
+                check=True,
+                timeout=60,
+            )  # fmt: skip
+            with photo.open("rb") as handle:
+                videos.upload(users[creator], handle, kind="story", caption=caption)
+            made += 1
+        for creator, caption, source, tone, event_title in DEMO_VIDEOS:
+            if db.session.scalar(select(Video).where(Video.caption == caption)):
+                continue
+            clip = Path(tmp) / f"demo-{made}.mp4"
+            subprocess.run(  # noqa: S603 - fixed arguments, our own ffmpeg
+                [
+                    ffmpeg_path(current_app),
+                    "-v", "error", "-y",
+                    "-f", "lavfi", "-i", f"{source}=size=360x640:rate=30:duration=4",
+                    "-f", "lavfi", "-i", f"sine=frequency={tone}:duration=4",
+                    "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+                    "-c:a", "aac", "-shortest", str(clip),
+                ],
+                check=True,
+                timeout=120,
+            )  # fmt: skip
+            event = (
+                db.session.scalar(select(Event).where(Event.title == event_title)) if event_title else None
+            )
+            with clip.open("rb") as handle:
+                video = videos.upload(
+                    users[creator], handle, caption=caption, event_id=event.id if event else None
+                )
+            videos.process(video.id)
+            made += 1
     return made
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
+import cv2
 import pytest
 from factories import make_admin
 from sqlalchemy import func, select
 
 from livelite.extensions import db
-from livelite.models import Follow, Role, User
+from livelite.models import Follow, MediaType, Role, User, Video, VideoKind, VideoStatus
 from livelite.services import accounts
 from livelite.services.settings import get_setting, set_setting
 
@@ -92,9 +93,7 @@ def test_create_user_reports_a_taken_username(app, runner):
 def demo_state(app):
     with app.app_context():
         users = {u.username: u.role for u in db.session.scalars(select(User))}
-        follows = {
-            (f.follower.username, f.followed.username) for f in db.session.scalars(select(Follow))
-        }
+        follows = {(f.follower.username, f.followed.username) for f in db.session.scalars(select(Follow))}
         return users, follows
 
 
@@ -103,7 +102,9 @@ def test_seed_demo_is_idempotent(app, runner):
         make_admin()
     result = runner.invoke(args=["seed-demo"])
     assert result.exit_code == 0, result.output
-    assert "Demo data ready: 5 new users, 3 new events (password: livelite-demo)." in result.output
+    assert (
+        "Demo data ready: 5 new users, 3 new events, 6 new videos (password: livelite-demo)." in result.output
+    )
     users, follows = demo_state(app)
     assert users == {
         "siteadmin": Role.ADMIN,
@@ -118,7 +119,7 @@ def test_seed_demo_is_idempotent(app, runner):
 
     again = runner.invoke(args=["seed-demo"])
     assert again.exit_code == 0, again.output
-    assert "Demo data ready: 0 new users, 0 new events" in again.output
+    assert "Demo data ready: 0 new users, 0 new events, 0 new videos" in again.output
     assert demo_state(app) == (users, follows)
     with app.app_context():
         from livelite.models import Event
@@ -134,10 +135,30 @@ def test_seed_demo_is_idempotent(app, runner):
         ada = accounts.authenticate("ada", "livelite-demo")
         assert ada.follower_count == 4
         assert ada.bio == "Demo account. Hello, I am Ada Lovelace!"
+        stories = db.session.query(Video).filter(Video.kind == VideoKind.STORY).order_by(Video.id).all()
+        assert [(v.creator.username, v.media_type, v.status) for v in stories] == [
+            ("ada", MediaType.PHOTO, VideoStatus.READY),
+            ("grace", MediaType.PHOTO, VideoStatus.READY),
+        ]
+        videos = db.session.query(Video).filter(Video.kind == VideoKind.VIDEO).order_by(Video.id).all()
+        assert [(v.creator.username, v.event.title if v.event else None) for v in videos] == [
+            ("ada", "Fractions without fear"),
+            ("grace", None),
+            ("ada", "Q&A: your maths questions"),
+            ("grace", "Debugging live: a real bug hunt"),
+        ]
+        store = app.extensions["livelite.storage"]
+        for video in videos:
+            assert video.status == VideoStatus.READY and abs(video.duration_s - 4) < 0.5
+            path = store.path(video.file_path)
+            capture = cv2.VideoCapture(str(path))
+            ok, frame = capture.read()
+            capture.release()
+            assert ok and frame.shape[:2] == (video.height, video.width)
 
 
 def test_seed_demo_on_an_empty_site_makes_the_first_demo_user_admin(app, runner):
-    result = runner.invoke(args=["seed-demo"])
+    result = runner.invoke(args=["seed-demo", "--no-videos"])
     assert result.exit_code == 0, result.output
     users, _ = demo_state(app)
     assert users["ada"] == Role.ADMIN

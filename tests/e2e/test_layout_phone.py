@@ -24,7 +24,14 @@ LOGGED_IN_PAGES = [
     "/settings/profile",
     "/settings/account",
     "/settings/tokens",
+    "/settings/live-access",
+    "/settings/notifications",
+    "/videos/new",
+    "/v/3",  # seed-demo: two stories, then the videos
+    "/@ada/videos",
+    "/stories/@ada",
     "/admin/users",
+    "/admin/access-requests",
     "/api/v1/docs",
 ]
 

@@ -19,7 +19,7 @@ from video_media import clip, decoded, ffmpeg_info, png_bytes, stream_lines, top
 from livelite.extensions import db, socketio
 from livelite.models import Event, MediaType, Role, User, Video, VideoKind, VideoStatus
 from livelite.models.base import utcnow
-from livelite.services import accounts, events, videos
+from livelite.services import accounts, events, notifications, videos
 from livelite.services.errors import PermissionDenied, ValidationFailed
 from livelite.services.settings import set_setting
 
@@ -276,6 +276,29 @@ def test_a_missing_source_fails_clearly(app, people):
         video = videos.process(video.id)
         assert video.status == VideoStatus.FAILED
         assert "lost before it could be converted" in videos.error_message(video)
+
+
+def test_the_creator_is_notified_once_when_a_conversion_ends(app, people, client, auth):
+    _, creator_id, fan_id = people
+    with app.app_context():
+        good = upload(creator_id, clip(2), caption="Good one")
+        bad = upload(creator_id, clip(2), caption="Lost one")
+        stored(bad.source_path).unlink()
+        videos.process(good.id)
+        videos.process(bad.id)
+        videos.process(good.id)  # a repeat (the queue after a restart) changes nothing
+        rows = notifications.latest(user(creator_id))
+        told = sorted((row.kind, notifications.describe(row)) for row in rows)
+        assert told == [
+            ("video_failed", "Your video could not be converted. Open it to see why, then try another file."),
+            ("video_ready", "Your video is ready: “Good one”"),
+        ]
+        assert notifications.latest(user(fan_id)) == []
+        ready_id = next(row.id for row in rows if row.kind == "video_ready")
+        good_id = good.id
+    auth.login("carla")
+    opened = client.get(f"/notifications/{ready_id}")
+    assert opened.status_code == 302 and opened.headers["Location"].endswith(f"/v/{good_id}")
 
 
 def test_videos_left_processing_are_queued_again_at_start(app, people):

@@ -419,6 +419,20 @@ def error_message(video: Video) -> str:
     return str(FAILURES.get(video.error, FAILURES["convert_failed"]))
 
 
+def _tell_creator(video: Video) -> None:
+    """A notification (and a push) when a conversion ends: the uploader has often left
+    the page by then. Keyed by the video, so a retried conversion tells once."""
+    from livelite.services import notifications
+
+    ready = video.status == VideoStatus.READY
+    notifications.notify(
+        [video.creator_id],
+        "video_ready" if ready else "video_failed",
+        f"video:{video.id}:{video.status.value}",
+        data={"video_id": video.id, "caption": video.caption[:80], "story": video.kind == VideoKind.STORY},
+    )
+
+
 def _fail(video: Video, code: str) -> Video:
     source = video.source_path
     video.status = VideoStatus.FAILED
@@ -427,6 +441,7 @@ def _fail(video: Video, code: str) -> Video:
     db.session.commit()
     storage().delete(source)
     _emit(video)
+    _tell_creator(video)
     return video
 
 
@@ -512,6 +527,7 @@ def process(video_id: int, *, on_start=None, stopping=None) -> Video | None:
     db.session.commit()
     storage().delete(source_rel)
     _emit(video)
+    _tell_creator(video)
     log.info("video %s ready (%.1f s, %s bytes)", video.id, video.duration_s or 0, video.size_bytes)
     return video
 

@@ -20,9 +20,12 @@ class NotificationSchema(ma.Schema):
                 "live_started",
                 "event_changed",
                 "event_cancelled",
+                "event_reminder",
                 "access_requested",
                 "access_approved",
                 "access_refused",
+                "video_ready",
+                "video_failed",
             ]
         }
     )

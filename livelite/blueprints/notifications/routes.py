@@ -1,5 +1,7 @@
 """The notifications page, opening one, marking all read."""
 
+import json
+
 from flask import redirect, render_template, url_for
 from flask_login import current_user, login_required
 
@@ -14,6 +16,10 @@ def target_url(row) -> str:
         return url_for("access.admin_queue")
     if row.kind in ("access_approved", "access_refused"):
         return url_for("access.request_page")
+    if row.kind in ("video_ready", "video_failed"):
+        video_id = json.loads(row.data or "{}").get("video_id")
+        if video_id:
+            return url_for("videos.show", video_id=video_id)
     if row.live_id:
         return url_for("lives.watch", live_id=row.live_id)
     if row.event_id:

@@ -17,7 +17,7 @@ MIGRATIONS_DIR = ROOT / "migrations"
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: config, extensions, blueprints, CLI. No network or disk work
-    beyond creating the instance folder and its secret key."""
+    beyond creating the instance folder, its secret key and its VAPID key."""
     instance_path = instance_path_from_env(ROOT / "instance")
     if test_config and "INSTANCE_PATH" in test_config:
         instance_path = Path(test_config["INSTANCE_PATH"])
@@ -35,9 +35,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     _init_extensions(app)
     _register_blueprints(app)
 
-    from livelite import cli, errors, realtime, security, templating
+    from livelite import cli, errors, realtime, security, templating, webpush
 
     realtime.init_app(app)
+    webpush.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     templating.init_app(app)

@@ -24,6 +24,9 @@ class PushSubscription(db.Model):
     p256dh: Mapped[str] = mapped_column(String(255))
     auth: Mapped[str] = mapped_column(String(64))
     user_agent: Mapped[str] = mapped_column(String(255), default="")
+    # The page's language when the browser subscribed: pushes are written in it when
+    # the person never chose a language of their own (User.locale).
+    locale: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Consecutive failures other than 404/410 (those remove the row at once).

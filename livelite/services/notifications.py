@@ -3,8 +3,8 @@
 Each notification has a dedupe key unique per person (``live:12``, ``follow:7``,
 ``event:3:seq:2``), so whatever calls ``notify`` twice — a retry, a restarted
 process, a job that catches up — stores and delivers it once. After the commit the
-new unread counts go out over Socket.IO (realtime.emit_to_user); Web Push joins
-here too.
+new unread counts go out over Socket.IO (realtime.emit_to_user) and the news goes to
+each person's subscribed browsers by Web Push (services.push, in the background).
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ def notify(
         )
     db.session.commit()
     _announce(fresh)
+    _push(dedupe_key, fresh)
     return fresh
 
 
@@ -69,6 +70,13 @@ def _announce(user_ids: list[int]) -> None:
 
     for uid in user_ids:
         emit_to_user(uid, "notifications", {"unread": unread_count_of(uid)})
+
+
+def _push(dedupe_key: str, user_ids: list[int]) -> None:
+    """Web Push to the browsers these people subscribed, sent in the background (services.push)."""
+    from livelite.services import push
+
+    push.notification_stored(dedupe_key, user_ids)
 
 
 # -- what happens in the app ----------------------------------------------------
@@ -151,7 +159,34 @@ def describe(row: Notification) -> str:
         return _("“%(title)s” changed: it starts %(when)s.", title=title, when=_when(data))
     if row.kind == "event_reminder":
         return _("Reminder: “%(title)s” starts %(when)s.", title=title, when=_when(data))
+    # Live-access requests (services.access): the admins' news, then the person's.
+    if row.kind == "access_requested":
+        return _("%(name)s asks for live access.", name=name)
+    if row.kind == "access_approved":
+        if data.get("note"):
+            return _(
+                "Your live-access request was approved. You can go live now. The admin wrote: “%(note)s”",
+                note=_clip(data["note"]),
+            )
+        return _("Your live-access request was approved. You can go live now.")
+    if row.kind == "access_refused":
+        return _(
+            "Your live-access request was refused. The admin wrote: “%(note)s”",
+            note=_clip(data.get("note", "")),
+        )
+    # Conversions of uploads (services.videos).
+    if row.kind == "video_ready":
+        if data.get("story"):
+            return _("Your story is ready and visible for 24 hours.")
+        return _("Your video is ready: “%(caption)s”", caption=data.get("caption") or _("untitled"))
+    if row.kind == "video_failed":
+        return _("Your video could not be converted. Open it to see why, then try another file.")
     return _("Something new for you.")
+
+
+def _clip(text: str, limit: int = 280) -> str:
+    """A long note cut for the list; the whole of it is on the page the item opens."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _when(data: dict) -> str:

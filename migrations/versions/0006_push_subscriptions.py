@@ -24,6 +24,7 @@ def upgrade():
     sa.Column('p256dh', sa.String(length=255), nullable=False),
     sa.Column('auth', sa.String(length=64), nullable=False),
     sa.Column('user_agent', sa.String(length=255), nullable=False),
+    sa.Column('locale', sa.String(length=16), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.Column('last_success_at', sa.DateTime(), nullable=True),
     sa.Column('failures', sa.Integer(), nullable=False),

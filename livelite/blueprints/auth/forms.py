@@ -1,5 +1,5 @@
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, EmailField, PasswordField, StringField, SubmitField
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField, SubmitField
 from wtforms.validators import InputRequired
 
 from livelite.forms import DateField, Form
@@ -53,4 +53,7 @@ class LoginForm(Form):
 
 
 class LogoutForm(Form):
+    # This browser's Web Push endpoint, filled in by static/js/push/logout.js (empty
+    # without JavaScript or push): its subscription stops with the session.
+    push_endpoint = HiddenField()
     submit = SubmitField(_l("Log out"))

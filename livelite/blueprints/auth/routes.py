@@ -9,7 +9,7 @@ from livelite.blueprints.auth.forms import LoginForm, LogoutForm, RegisterForm
 from livelite.extensions import limiter
 from livelite.forms import safe_next
 from livelite.models import Role
-from livelite.services import accounts
+from livelite.services import accounts, push
 from livelite.services.errors import DomainError
 from livelite.services.settings import get_setting
 
@@ -77,9 +77,14 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    """POST only, with CSRF, so a link on another site cannot log people out."""
+    """POST only, with CSRF, so a link on another site cannot log people out.
+
+    The form may carry this browser's push endpoint: the person's subscription for it
+    is removed, so the browser stops showing their notifications once they have left.
+    """
     form = LogoutForm()
     if form.validate_on_submit():
+        push.forget_browser(current_user, form.push_endpoint.data or "")
         logout_user()
         flash(_("You are logged out."), "info")
     return redirect(url_for("main.index"))

@@ -21,7 +21,7 @@ from livelite.models import Event, MediaType, Role, User, Video, VideoKind, Vide
 from livelite.models.base import utcnow
 from livelite.services import accounts, events, notifications, videos
 from livelite.services.errors import PermissionDenied, ValidationFailed
-from livelite.services.settings import set_setting
+from livelite.services.settings import get_setting, set_setting
 
 
 @pytest.fixture
@@ -127,6 +127,13 @@ def test_duration_limits_are_settings(app, people):
         # The same clip is fine as a video.
         assert upload(creator_id, clip(3)).status == VideoStatus.PROCESSING
         assert len([p for p in media_files() if p.name == "source"]) == 1
+        # The shortest can never exceed the longest, whichever is changed.
+        with pytest.raises(ValidationFailed, match=r"Must not be more than VIDEO_MAX_SECONDS \(600\)"):
+            set_setting("VIDEO_MIN_SECONDS", 601)
+        set_setting("VIDEO_MIN_SECONDS", 30)
+        with pytest.raises(ValidationFailed, match=r"Must not be less than VIDEO_MIN_SECONDS \(30\)"):
+            set_setting("VIDEO_MAX_SECONDS", 29)
+        assert get_setting("VIDEO_MAX_SECONDS") == 600
 
 
 def test_size_limit_is_a_setting_and_the_copy_stops_there(app, people):

@@ -42,6 +42,10 @@ SETTINGS: dict[str, SettingSpec] = {
     "PUBLISHER_GRACE_SECONDS": SettingSpec(
         int, _l("Seconds a live waits for its publisher to come back"), 5, 3600
     ),
+    "VIDEO_MIN_SECONDS": SettingSpec(int, _l("Shortest video (seconds)"), 1, 3600),
+    "VIDEO_MAX_SECONDS": SettingSpec(int, _l("Longest video (seconds)"), 1, 3600),
+    "VIDEO_MAX_MB": SettingSpec(int, _l("Largest video upload (MB)"), 1, 10_000),
+    "STORY_MAX_SECONDS": SettingSpec(int, _l("Longest video story (seconds)"), 1, 3600),
 }
 
 
@@ -86,9 +90,46 @@ def parse_setting(key: str, raw) -> object:
     return value
 
 
+# Pairs that must stay in order: (lower, upper).
+ORDERED_PAIRS = (("VIDEO_MIN_SECONDS", "VIDEO_MAX_SECONDS"),)
+
+
+def _check_order(key: str, value) -> None:
+    for lower, upper in ORDERED_PAIRS:
+        if key == lower and value > get_setting(upper):
+            raise ValidationFailed(
+                {
+                    key: [
+                        str(
+                            _l(
+                                "Must not be more than %(other)s (%(value)s).",
+                                other=upper,
+                                value=get_setting(upper),
+                            )
+                        )
+                    ]
+                }
+            )
+        if key == upper and value < get_setting(lower):
+            raise ValidationFailed(
+                {
+                    key: [
+                        str(
+                            _l(
+                                "Must not be less than %(other)s (%(value)s).",
+                                other=lower,
+                                value=get_setting(lower),
+                            )
+                        )
+                    ]
+                }
+            )
+
+
 def set_setting(key: str, raw) -> object:
     """Validate and store a setting; returns the stored value."""
     value = parse_setting(key, raw)
+    _check_order(key, value)
     row = db.session.get(SiteSetting, key)
     if row is None:
         row = SiteSetting(key=key, value=json.dumps(value))

@@ -93,6 +93,29 @@ class DefaultConfig:
     REMINDER_MINUTES_BEFORE = 10
     COVER_MAX_BYTES = 8 * 1024 * 1024
     COVER_WIDTH = 1280
+    # Web Push (services.push). The subject is who push services contact about our
+    # traffic: a mailto: or https: URL (Apple's service refuses localhost addresses).
+    VAPID_SUBJECT = "mailto:admin@localhost"
+    # How long a push service keeps a message for a browser that is offline.
+    PUSH_TTL_SECONDS = 12 * 3600
+    PUSH_TIMEOUT_SECONDS = 10
+    # Consecutive failures (other than 404/410, which remove it at once) before a
+    # subscription is dropped.
+    PUSH_MAX_FAILURES = 5
+    # True sends pushes inside notify() instead of from a background task (tests).
+    PUSH_SYNC = False
+    # False: push endpoints must be https on a name resolving to public addresses, so
+    # that nobody can make the server POST to its own network. True allows http and
+    # private addresses (tests, a push service on the laptop).
+    PUSH_ALLOW_PRIVATE_ENDPOINTS = False
+    # Short videos and stories (the first four are site settings; these are defaults).
+    VIDEO_MIN_SECONDS = 1
+    VIDEO_MAX_SECONDS = 600
+    VIDEO_MAX_MB = 200
+    STORY_MAX_SECONDS = 60
+    STORY_PHOTO_MAX_BYTES = 15 * 1024 * 1024
+    # Conversions at the same time: each ffmpeg takes most of a core (MEDIA.md).
+    VIDEO_WORKERS = 1
 
 
 def instance_path_from_env(default: Path) -> Path:

@@ -4,6 +4,7 @@ from flask import Flask
 
 
 def register_all(app: Flask) -> None:
+    from livelite.blueprints.access import bp as access_bp
     from livelite.blueprints.admin import bp as admin_bp
     from livelite.blueprints.api import register as register_api
     from livelite.blueprints.auth import bp as auth_bp
@@ -13,8 +14,10 @@ def register_all(app: Flask) -> None:
     from livelite.blueprints.media_files import bp as media_bp
     from livelite.blueprints.notifications import bp as notifications_bp
     from livelite.blueprints.profiles import bp as profiles_bp
+    from livelite.blueprints.push import bp as push_bp
     from livelite.blueprints.settings import bp as settings_bp
     from livelite.blueprints.studio import bp as studio_bp
+    from livelite.blueprints.videos import bp as videos_bp
 
     for bp in (
         main_bp,
@@ -27,6 +30,9 @@ def register_all(app: Flask) -> None:
         studio_bp,
         events_bp,
         notifications_bp,
+        push_bp,
+        access_bp,
+        videos_bp,
     ):
         app.register_blueprint(bp)
     register_api(app)

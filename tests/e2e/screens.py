@@ -42,8 +42,11 @@ LOGGED_IN = {
     "settings-profile": "/settings/profile",
     "settings-account": "/settings/account",
     "admin-users": "/admin/users",
+    "admin-access-requests": "/admin/access-requests",
+    "settings-live-access": "/settings/live-access",
     "api-docs": "/api/v1/docs",
     "notifications": "/notifications",
+    "settings-notifications": "/settings/notifications",
     "404": "/no-such-page",
 }
 LOGGED_OUT = {

@@ -38,7 +38,20 @@ def guard():
 
 
 def register(app: Flask) -> None:
-    from livelite.blueprints.api import accounts, admin, docs, events, lives, notifications, tokens, users
+    from livelite.blueprints.api import (
+        access,
+        accounts,
+        admin,
+        docs,
+        events,
+        feed,
+        lives,
+        notifications,
+        push,
+        tokens,
+        users,
+        videos,
+    )
 
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "Personal access token (ll_...)"}
@@ -52,7 +65,7 @@ def register(app: Flask) -> None:
             "description": "Browser session; unsafe methods also need the X-CSRFToken header.",
         },
     )
-    for module in (accounts, users, lives, events, notifications, tokens, admin):
+    for module in (accounts, users, lives, events, notifications, push, tokens, admin, access, videos, feed):
         csrf.exempt(module.bp)
         # Blueprints are module-level objects: a second create_app in the same process
         # (tests, scripts) must not add the guard again, which Flask refuses.

@@ -62,13 +62,13 @@
     window.requestAnimationFrame(tick);
   }
 
-  // "3 h ago", in the page's language.
+  // "3 h ago", in the page's language ("short": French "narrow" reads "-3 h").
   var lang = document.documentElement.lang || "en";
   viewer.querySelectorAll("time[data-relative-time]").forEach(function (el) {
     var date = new Date(el.getAttribute("datetime"));
     if (isNaN(date) || !window.Intl || !Intl.RelativeTimeFormat) return;
     var minutes = Math.round((date.getTime() - Date.now()) / 60000);
-    var format = new Intl.RelativeTimeFormat(lang, { numeric: "auto", style: "narrow" });
+    var format = new Intl.RelativeTimeFormat(lang, { numeric: "auto", style: "short" });
     el.textContent = Math.abs(minutes) < 60 ? format.format(minutes, "minute") : format.format(Math.round(minutes / 60), "hour");
   });
 })();

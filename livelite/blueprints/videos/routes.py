@@ -92,8 +92,7 @@ def new():
     if request.method == "GET" and request.args.get("kind") == "story":
         form.kind.data = "story"
     if decision and form.is_submitted():
-        if not form.validate():
-            pass  # only the CSRF token can fail here; it is reported below
+        form.validate()  # only the CSRF token can fail here (the service checks the rest)
         if form.errors.get("csrf_token"):
             error = _("Your form expired or was sent from another site. Reload the page and try again.")
             if _wants_json():
@@ -133,7 +132,7 @@ def new():
 @bp.errorhandler(413)
 def too_large(exc):
     """Over the raised limit: say the limit, in the form's own words."""
-    message = _("This file is too large: %(max)s at most.", max=videos._mb(videos.max_upload_bytes()))
+    message = _("This file is too large: %(max)s at most.", max=videos.format_mb(videos.max_upload_bytes()))
     if _wants_json():
         return jsonify({"message": message, "errors": {"file": [message]}}), 413
     flash(message, "error")

@@ -22,6 +22,22 @@
       }, { threshold: [0, 0.6, 1] })
     : null;
 
+  // The sound button of a card or a story (same markup): shows, then mutes and
+  // unmutes ``video``, keeping its label and icon in step; ``changed(on)`` after.
+  function soundToggle(button, video, changed) {
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      video.muted = !video.muted;
+      var on = !video.muted;
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+      button.setAttribute("aria-label", on ? button.dataset.labelOn : button.dataset.labelOff);
+      button.querySelector("[data-sound-waves]").hidden = !on;
+      button.querySelector("[data-sound-mute]").hidden = on;
+      if (changed) changed(on);
+    });
+  }
+  window.LiveLiteVideos = { soundToggle: soundToggle };
+
   function localTimes(root) {
     root.querySelectorAll("time[data-local-time]").forEach(function (el) {
       var date = new Date(el.getAttribute("datetime"));
@@ -42,18 +58,7 @@
     var video = card.querySelector("video[data-inline-video]");
     var sound = card.querySelector("[data-sound-toggle]");
     if (video && observer) observer.observe(video);
-    if (video && sound) {
-      sound.hidden = false;
-      sound.addEventListener("click", function () {
-        video.muted = !video.muted;
-        var on = !video.muted;
-        sound.setAttribute("aria-pressed", on ? "true" : "false");
-        sound.setAttribute("aria-label", on ? sound.dataset.labelOn : sound.dataset.labelOff);
-        sound.querySelector("[data-sound-waves]").hidden = !on;
-        sound.querySelector("[data-sound-mute]").hidden = on;
-        if (on) play(video);
-      });
-    }
+    if (video && sound) soundToggle(sound, video, function (on) { if (on) play(video); });
     card.querySelectorAll("form[data-return-here]").forEach(function (form) {
       form.addEventListener("submit", function () {
         // A card loaded by infinite scroll was rendered for /feed: come back here instead.

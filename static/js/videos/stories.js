@@ -37,17 +37,8 @@
     video.addEventListener("ended", function () { fill(1); next(); });
     var started = video.play();
     if (started && started.catch) started.catch(function () { video.controls = true; });
-    if (sound) {
-      sound.hidden = false;
-      sound.addEventListener("click", function () {
-        video.muted = !video.muted;
-        var on = !video.muted;
-        sound.setAttribute("aria-pressed", on ? "true" : "false");
-        sound.setAttribute("aria-label", on ? sound.dataset.labelOn : sound.dataset.labelOff);
-        sound.querySelector("[data-sound-waves]").hidden = !on;
-        sound.querySelector("[data-sound-mute]").hidden = on;
-      });
-    }
+    // inline.js, loaded before this script on the story page, owns the sound button.
+    if (sound && window.LiveLiteVideos) window.LiveLiteVideos.soundToggle(sound, video);
   } else if (photo) {
     var total = Number(viewer.dataset.photoSeconds || 5) * 1000;
     var shown = 0;

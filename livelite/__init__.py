@@ -38,6 +38,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from livelite import cli, errors, realtime, security, templating, webpush
 
     realtime.init_app(app)
+    from livelite.services import room
+
+    room.init_app(app)
     webpush.init_app(app)
     security.init_app(app)
     errors.init_app(app)

@@ -113,6 +113,12 @@ class DefaultConfig:
     VIDEO_MAX_SECONDS = 600
     VIDEO_MAX_MB = 200
     STORY_MAX_SECONDS = 60
+    # The live room (chat, questions, likes, guests).
+    CHAT_MAX_LENGTH = 300
+    CHAT_MESSAGES_PER_10S = 5
+    QUESTION_INTERVAL_SECONDS = 60
+    LIKES_PER_SECOND = 20
+    MAX_GUESTS = 5
     STORY_PHOTO_MAX_BYTES = 15 * 1024 * 1024
     # Conversions at the same time: each ffmpeg takes most of a core (MEDIA.md).
     VIDEO_WORKERS = 1

@@ -9,6 +9,8 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 
+from flask import current_app
+
 from livelite.extensions import socketio
 
 LIVE_NAMESPACE = "/live"
@@ -21,6 +23,44 @@ def live_room(live_id: int) -> str:
 
 def emit_to_live(live_id: int, event: str, payload: dict) -> None:
     socketio.emit(event, payload, to=live_room(live_id), namespace=LIVE_NAMESPACE)
+
+
+def staff_room(live_id: int) -> str:
+    """Host, moderators and admins connected to one live (the Q&A queue, guest requests)."""
+    return f"live:{live_id}:staff"
+
+
+def member_room(live_id: int, user_id: int) -> str:
+    """Every connection of one person to one live: a mute or a kick reaches all of them."""
+    return f"live:{live_id}:user:{user_id}"
+
+
+def emit_to_staff(live_id: int, event: str, payload: dict) -> None:
+    socketio.emit(event, payload, to=staff_room(live_id), namespace=LIVE_NAMESPACE)
+
+
+def emit_to_member(live_id: int, user_id: int, event: str, payload: dict) -> None:
+    socketio.emit(event, payload, to=member_room(live_id, user_id), namespace=LIVE_NAMESPACE)
+
+
+def set_staff(live_id: int, user_id: int, staff: bool) -> None:
+    """Move a person's open connections to a live in or out of its staff room at once
+    (a moderator appointed or removed while watching). This process's connections only;
+    others pick it up when they reconnect."""
+    presence = current_app.extensions["livelite.presence"]
+    for sid in presence.sids_of(live_id, f"user:{user_id}"):
+        if staff:
+            socketio.server.enter_room(sid, staff_room(live_id), namespace=LIVE_NAMESPACE)
+        else:
+            socketio.server.leave_room(sid, staff_room(live_id), namespace=LIVE_NAMESPACE)
+
+
+def disconnect_member(live_id: int, user_id: int) -> None:
+    """Close every connection of one person to one live in this process (kick, ban).
+    Their events would be refused anyway: every handler checks sanctions in the database."""
+    presence = current_app.extensions["livelite.presence"]
+    for sid in presence.sids_of(live_id, f"user:{user_id}"):
+        socketio.server.disconnect(sid, namespace=LIVE_NAMESPACE)
 
 
 def user_room(user_id: int) -> str:
@@ -65,6 +105,14 @@ class Presence:
             if not people:
                 del self._by_live[live_id]
             return live_id, count
+
+    def sids_of(self, live_id: int, identity: str) -> list[str]:
+        with self._lock:
+            return list(self._by_live.get(live_id, {}).get(identity, ()))
+
+    def identities(self, live_id: int) -> list[str]:
+        with self._lock:
+            return list(self._by_live.get(live_id, {}))
 
     def count(self, live_id: int) -> int:
         with self._lock:

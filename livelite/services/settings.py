@@ -46,6 +46,11 @@ SETTINGS: dict[str, SettingSpec] = {
     "VIDEO_MAX_SECONDS": SettingSpec(int, _l("Longest video (seconds)"), 1, 3600),
     "VIDEO_MAX_MB": SettingSpec(int, _l("Largest video upload (MB)"), 1, 10_000),
     "STORY_MAX_SECONDS": SettingSpec(int, _l("Longest video story (seconds)"), 1, 3600),
+    "CHAT_MAX_LENGTH": SettingSpec(int, _l("Longest chat message (characters)"), 1, 500),
+    "CHAT_MESSAGES_PER_10S": SettingSpec(int, _l("Chat messages a person may send per 10 seconds"), 1, 100),
+    "QUESTION_INTERVAL_SECONDS": SettingSpec(int, _l("Seconds between two questions from one person"), 0, 3600),
+    "LIKES_PER_SECOND": SettingSpec(int, _l("Hearts a person may send per second"), 1, 100),
+    "MAX_GUESTS": SettingSpec(int, _l("Guests on a live at once"), 0, 5),
 }
 
 

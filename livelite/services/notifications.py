@@ -174,6 +174,9 @@ def describe(row: Notification) -> str:
             "Your live-access request was refused. The admin wrote: “%(note)s”",
             note=_clip(data.get("note", "")),
         )
+    # Multi-guest (services.guests): the host asks the person on stage.
+    if row.kind == "guest_invite":
+        return _("%(name)s invites you on stage in their live: %(title)s", name=name, title=title)
     # Conversions of uploads (services.videos).
     if row.kind == "video_ready":
         if data.get("story"):
@@ -181,6 +184,15 @@ def describe(row: Notification) -> str:
         return _("Your video is ready: “%(caption)s”", caption=data.get("caption") or _("untitled"))
     if row.kind == "video_failed":
         return _("Your video could not be converted. Open it to see why, then try another file.")
+    # The live room (services.moderators, services.reports).
+    if row.kind == "moderator_added":
+        return _("%(name)s made you a moderator of their lives.", name=name)
+    if row.kind == "report":
+        if data.get("message"):
+            return _(
+                "%(name)s reported a chat message by @%(target)s.", name=name, target=data.get("target", "")
+            )
+        return _("%(name)s reported @%(target)s.", name=name, target=data.get("target", ""))
     return _("Something new for you.")
 
 

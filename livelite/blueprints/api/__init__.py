@@ -48,6 +48,7 @@ def register(app: Flask) -> None:
         lives,
         notifications,
         push,
+        room,
         tokens,
         users,
         videos,
@@ -65,7 +66,20 @@ def register(app: Flask) -> None:
             "description": "Browser session; unsafe methods also need the X-CSRFToken header.",
         },
     )
-    for module in (accounts, users, lives, events, notifications, push, tokens, admin, access, videos, feed):
+    for module in (
+        accounts,
+        users,
+        lives,
+        events,
+        notifications,
+        push,
+        tokens,
+        admin,
+        access,
+        videos,
+        feed,
+        room,
+    ):
         csrf.exempt(module.bp)
         # Blueprints are module-level objects: a second create_app in the same process
         # (tests, scripts) must not add the guard again, which Flask refuses.

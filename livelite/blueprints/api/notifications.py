@@ -26,6 +26,7 @@ class NotificationSchema(ma.Schema):
                 "access_refused",
                 "video_ready",
                 "video_failed",
+                "guest_invite",
             ]
         }
     )

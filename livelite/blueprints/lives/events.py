@@ -86,7 +86,11 @@ def on_connect(auth):
             join_room(staff_room(live.id))
     _members()[request.sid] = Member(live.id, user.id if user else None, can_act)
     presence = current_app.extensions["livelite.presence"]
-    count = presence.join(live.id, _identity(user), request.sid)
+    if user is not None and user.id == live.host_id:
+        # The host's studio (or their own tab) is not audience: the count is of others.
+        count = presence.count(live.id)
+    else:
+        count = presence.join(live.id, _identity(user), request.sid)
     emit("room_state", room.state_payload(live, user, count))
     emit_to_live(live.id, "viewers", {"live_id": live.id, "count": count})
 

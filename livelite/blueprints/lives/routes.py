@@ -24,7 +24,7 @@ from livelite.blueprints.lives import bp
 from livelite.extensions import limiter
 from livelite.forms import Form
 from livelite.media import hls
-from livelite.services import lives, policy
+from livelite.services import lives, policy, room
 
 # Only names ffmpeg writes for us; anything else (logs, temp files, ../) is refused.
 MEDIA_NAME_RE = re.compile(r"^run-\d{4}(?:-init\.mp4|-\d{5}\.m4s)$")
@@ -36,8 +36,11 @@ def _viewer():
 
 
 def _watchable(live_id: int):
+    """The live if this person may watch it: the visibility rule, and not kicked from
+    it or banned by its host (the page, the playlist and every segment check both)."""
     live = lives.get_live(live_id)
     lives.require_watch(live, _viewer(), request.args.get("invite"))
+    room.require_may_join(live, _viewer())
     return live
 
 

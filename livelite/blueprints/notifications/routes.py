@@ -16,10 +16,16 @@ def target_url(row) -> str:
         return url_for("access.admin_queue")
     if row.kind in ("access_approved", "access_refused"):
         return url_for("access.request_page")
+    if row.kind == "report":
+        return url_for("admin.reports")
+    if row.kind == "moderator_added" and row.actor:
+        return url_for("profiles.show", username=row.actor.username)
     if row.kind in ("video_ready", "video_failed"):
         video_id = json.loads(row.data or "{}").get("video_id")
         if video_id:
             return url_for("videos.show", video_id=video_id)
+    if row.kind == "guest_invite" and row.live_id:
+        return url_for("studio.guest", live_id=row.live_id)
     if row.live_id:
         return url_for("lives.watch", live_id=row.live_id)
     if row.event_id:

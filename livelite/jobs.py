@@ -30,6 +30,14 @@ def media_tick(app: Flask) -> None:
     app.extensions["livelite.media"].tick()
 
 
+def guest_feeds(app: Flask) -> None:
+    """Guests' feeds whose page stopped sending are closed (services.guests)."""
+    from livelite.services import guests
+
+    with app.app_context():
+        guests.close_lost_feeds()
+
+
 def send_reminders(app: Flask) -> None:
     """Reminders to RSVPs before events start (services.reminders)."""
     from livelite.services import reminders
@@ -48,6 +56,7 @@ def expire_stories(app: Flask) -> None:
 
 JOBS = (
     ("media", 2.0, media_tick),
+    ("guest_feeds", 5.0, guest_feeds),
     ("reminders", 30.0, send_reminders),
     ("stories", 60.0, expire_stories),
 )

@@ -202,17 +202,24 @@ class LiveMedia:
 
         with self.app.app_context():
             current = [
-                (live.id, [f.id for f in live.feeds], live.started_at) for live in lives.current_lives(1000)
+                (
+                    live.id,
+                    [f.id for f in live.feeds],
+                    live.started_at,
+                    [f.id for f in live.feeds if f.user_id == live.host_id],
+                )
+                for live in lives.current_lives(1000)
             ]
             grace = get_setting("PUBLISHER_GRACE_SECONDS")
         disk_low = self._disk_free() < DISK_FLOOR_BYTES
         now = time.monotonic()
-        for live_id, feed_ids, started_at in current:
+        for live_id, feed_ids, started_at, host_feed_ids in current:
             if disk_low:
                 log.error("live %s: disk almost full, stopping it", live_id)
                 self.end_live(live_id, "disk_full")
                 continue
-            seen = [self.last_data[f] for f in feed_ids if f in self.last_data]
+            # The host's feeds only: guests still sending do not keep a host-less live going.
+            seen = [self.last_data[f] for f in host_feed_ids if f in self.last_data]
             if seen:
                 silent_for = now - max(seen)
             else:

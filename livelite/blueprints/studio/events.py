@@ -2,11 +2,13 @@
 
 Client → server (each with an acknowledgement):
 - ``publish_start`` ``{live_id, mime, recorder_id}`` → ``{ok, feed_id, last_seq}``:
-  the host starts or resumes its feed; resuming with the same recorder continues the
-  byte stream, a new recorder starts a new ffmpeg run.
+  the host (or a guest on stage: services.guests) starts or resumes their feed;
+  resuming with the same recorder continues the byte stream, a new recorder starts a
+  new ffmpeg run.
 - ``publish_chunk`` ``{feed_id, seq, data: binary}`` → ``{ok, last_seq, viewers, health}``
   or ``{ok: false, error, last_seq?}``. Chunks are written strictly in ``seq`` order.
-Only the live's host may publish; every event checks it on the server.
+Only the live's host and its guests on stage may publish; every event checks it on
+the server. A guest taken off the stage gets ``{ok: false, fatal: true, code, error}``.
 """
 
 from __future__ import annotations
@@ -37,8 +39,9 @@ def _media():
 
 
 def _error(exc: DomainError) -> dict:
-    body = {"ok": False, "error": exc.message, "fatal": isinstance(exc, publishing.LiveEnded)}
-    if isinstance(exc, publishing.LiveEnded):
+    final = isinstance(exc, publishing.LiveEnded | publishing.FeedStopped)
+    body = {"ok": False, "error": exc.message, "fatal": final}
+    if final:
         body["code"] = exc.code
     if isinstance(exc, publishing.OutOfOrder):
         body["last_seq"] = exc.last_seq
@@ -89,9 +92,11 @@ def on_publish_chunk(payload):
         return _error(exc)
     except (IngestRejected, IngestFailed) as exc:
         reason = exc.reason if isinstance(exc, IngestRejected) else "ingest_failed"
-        state = _registry().for_sid(request.sid, payload.get("feed_id"))
-        media.end_live(state.live_id, reason)
-        return _error(publishing.LiveEnded(reason))
+        try:
+            state = _registry().for_sid(request.sid, payload.get("feed_id"))
+        except DomainError as over:  # ended or stopped meanwhile: that is the answer
+            return _error(over)
+        return _error(publishing.feed_failed(state, reason, media, _registry()))
     reply = {"ok": True, "last_seq": state.last_seq}
     now = time.monotonic()
     if now - getattr(state, "health_sent", 0) > HEALTH_EVERY_S:

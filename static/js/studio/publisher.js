@@ -4,6 +4,12 @@
 // binary events, one at a time, each acknowledged. After a network drop the
 // socket reconnects and the unacknowledged chunks are sent again, so the same live
 // goes on without a gap. No inline script (CSP): strings come from data-* attributes.
+//
+// The same publisher serves a guest on stage (studio/guest.html): with data-guest-live
+// on the root it publishes a feed of that live, with no title, no live to create and
+// no End button (the guest page leaves the stage). Other scripts may stop it with a
+// "livelite:stop" event ({detail: {code, message}}) on the root, and hear
+// "livelite:live" ({detail: {liveId}}) when it starts sending.
 (function () {
   "use strict";
   var root = document.querySelector("[data-studio]");
@@ -26,6 +32,7 @@
   var recorder = null, socket = null, liveId = null, feedId = null, recorderId = null;
   var mime = null, seq = 0, queue = [], sending = false, live = false, stopped = false;
   var startedAt = null, timerHandle = null, inviteToken = d.activeInvite || null;
+  var guestLive = d.guestLive ? Number(d.guestLive) : null;
 
   function say(text) { statusLine.textContent = text || ""; }
   function source() { return form.querySelector("input[name=source]:checked").value; }
@@ -259,7 +266,7 @@
     $("[data-live-badge]").hidden = !on;
     $("[data-timer]").hidden = !on;
     goButton.hidden = on;
-    endButton.hidden = !on;
+    if (endButton) endButton.hidden = !on;
     form.querySelectorAll("input, select").forEach(function (el) { el.disabled = on; });
     if (on) {
       startedAt = startedAt || Date.now();
@@ -284,8 +291,8 @@
 
   form.addEventListener("submit", async function (event) {
     event.preventDefault();
-    var title = form.title.value.trim();
-    if (!title) { say(d.msgTitle); form.title.focus(); return; }
+    var title = guestLive ? "" : form.title.value.trim();
+    if (!guestLive && !title) { say(d.msgTitle); form.title.focus(); return; }
     mime = pickMime();
     if (!mime) { say(d.msgNoRecorder); return; }
     if (!output) await refreshPreview();
@@ -293,7 +300,9 @@
     goButton.disabled = true;
     say(d.msgStarting);
     try {
-      if (d.activeLive) {
+      if (guestLive) {
+        liveId = guestLive;
+      } else if (d.activeLive) {
         liveId = Number(d.activeLive);
       } else {
         var created = await api(d.apiLives, { title: title, visibility: form.visibility.value });
@@ -306,16 +315,24 @@
       goButton.disabled = false;
       return;
     }
-    watchLink.href = d.watchUrl.replace(/0$/, String(liveId)) + (inviteToken ? "?invite=" + encodeURIComponent(inviteToken) : "");
-    watchLink.hidden = false;
-    $("[data-invite-hint]").hidden = !inviteToken;
+    if (watchLink) {
+      watchLink.href = d.watchUrl.replace(/0$/, String(liveId)) + (inviteToken ? "?invite=" + encodeURIComponent(inviteToken) : "");
+      watchLink.hidden = false;
+      $("[data-invite-hint]").hidden = !inviteToken;
+    }
     root.dataset.liveId = liveId;
     startRecorder();
     connect();
     setLive(true);
+    root.dispatchEvent(new CustomEvent("livelite:live", { detail: { liveId: liveId } }));
   });
 
-  endButton.addEventListener("click", function () {
+  root.addEventListener("livelite:stop", function (event) {
+    var detail = event.detail || {};
+    stop(detail.code, detail.message);
+  });
+
+  if (endButton) endButton.addEventListener("click", function () {
     if (!window.confirm(d.msgConfirmEnd)) return;
     say(d.msgEnding);
     endButton.disabled = true;

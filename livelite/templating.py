@@ -24,12 +24,20 @@ def avatar_url(user) -> str | None:
     return url_for("media.file", path=user.avatar_path)
 
 
+def _get_setting(key: str):
+    from livelite.services.settings import get_setting
+
+    return get_setting(key)
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.globals["avatar_url"] = avatar_url
     app.jinja_env.globals["role_label"] = role_label
     # Dates in the reader's language and the site's time zone (admin list, token table).
     app.jinja_env.globals["format_date"] = format_date
     app.jinja_env.globals["format_datetime"] = format_datetime
+    # Site settings a page needs to tell the browser (the chat's length limit).
+    app.jinja_env.globals["get_setting"] = _get_setting
 
     @app.context_processor
     def inject_locale():

@@ -102,12 +102,23 @@
   }
 
   // Live presence and events over Socket.IO; the status poll below is the fallback.
+  // The room (room.js) owns the page's one connection to /live when it is there.
   if (window.io && root.dataset.isLive === "1") {
-    var socket = window.io("/live", {
-      auth: { live_id: Number(root.dataset.liveId), invite: root.dataset.invite || null },
-    });
+    var auth = { live_id: Number(root.dataset.liveId), invite: root.dataset.invite || null };
+    var socket = window.LiveLiteRoom ? window.LiveLiteRoom.connect(auth.live_id, auth.invite) : window.io("/live", { auth: auth });
     socket.on("viewers", function (data) { setViewers(data.count); });
     socket.on("live_ended", liveEnded);
+    // Removed from the live (kick, ban), or refused on the way in: the video stops
+    // with the chat, and says why.
+    var turnedAway = function (text) {
+      if (hls) { hls.destroy(); hls = null; }
+      video.pause();
+      video.removeAttribute("src");
+      root.dataset.isLive = "0";
+      say(text);
+    };
+    socket.on("kicked", function (data) { turnedAway(data && data.message); });
+    socket.on("connect_error", function (err) { if (!socket.active) turnedAway(err && err.message); });
   }
 
   // Poll the live's status so the ended state appears even for a paused viewer.

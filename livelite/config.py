@@ -18,6 +18,9 @@ class DefaultConfig:
 
     HOST = "127.0.0.1"
     PORT = 5000
+    # Open connections the server holds at once (each Socket.IO client keeps one for
+    # its whole visit). eventlet's own default is 1024, too few for a busy live.
+    MAX_CONNECTIONS = 10_000
 
     # None means "livelite.db inside the instance folder"; resolved in create_app.
     SQLALCHEMY_DATABASE_URI: str | None = None

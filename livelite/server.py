@@ -46,8 +46,33 @@ def serve(app: Flask) -> int:
 
     socketio.start_background_task(jobs.run_forever, app, socketio.sleep)
     try:
-        socketio.run(app, host=host, port=port, log_output=bool(app.config.get("ACCESS_LOG", False)))
+        socketio.run(
+            app,
+            host=host,
+            port=port,
+            log_output=bool(app.config.get("ACCESS_LOG", False)),
+            max_size=_connection_limit(int(app.config["MAX_CONNECTIONS"])),
+        )
     finally:
         video_queue.stop()
         media.shutdown()
     return 0
+
+
+def _connection_limit(wanted: int) -> int:
+    """Raise this process's open-file limit towards ``wanted`` connections (plus room
+    for the database, logs and ffmpeg pipes) as far as the hard limit allows, and
+    return how many connections eventlet may hold within it."""
+    import resource
+
+    spare = 256
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted + spare if hard == resource.RLIM_INFINITY else min(hard, wanted + spare)
+    if target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return max(1, min(wanted, soft - spare))
+

@@ -122,6 +122,20 @@ class DefaultConfig:
     QUESTION_INTERVAL_SECONDS = 60
     LIKES_PER_SECOND = 20
     MAX_GUESTS = 5
+    # The gifts economy (the first four are site settings; these are defaults).
+    # The receiver's share of a gift's coins, credited as diamonds (the rest is the
+    # platform's); one diamond is worth one coin's price.
+    CREATOR_SHARE_PERCENT = 50
+    # The fewest diamonds a cash-out may ask for, and what 100 diamonds are paid.
+    CASHOUT_MIN_DIAMONDS = 1000
+    CASHOUT_CENTS_PER_100_DIAMONDS = 50
+    # Repeats of one gift from one person within this many seconds show as one combo.
+    GIFT_COMBO_SECONDS = 5
+    # The currency of coin packages and cash-outs (ISO 4217).
+    CURRENCY = "EUR"
+    # Demo mode: a test payment provider that "charges" a test card at once. Never on a
+    # real site; off unless LIVELITE_DEMO_MODE=true.
+    DEMO_MODE = False
     STORY_PHOTO_MAX_BYTES = 15 * 1024 * 1024
     # Conversions at the same time: each ffmpeg takes most of a core (MEDIA.md).
     VIDEO_WORKERS = 1

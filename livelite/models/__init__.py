@@ -2,6 +2,23 @@
 
 from livelite.models.access import AccessRequest, AccessRequestStatus
 from livelite.models.accounts import ApiToken, Follow, Role, User
+from livelite.models.economy import (
+    AccountKind,
+    CashoutRequest,
+    CashoutStatus,
+    CoinPackage,
+    CoinRequest,
+    CoinRequestStatus,
+    Gift,
+    GiftAnimation,
+    GiftSend,
+    LedgerAccount,
+    LedgerEntry,
+    LedgerTransaction,
+    LiveGoal,
+    TransactionType,
+    Wallet,
+)
 from livelite.models.events import Event, EventStatus, Rsvp
 from livelite.models.lives import Feed, FeedSource, Live, LiveStatus, StreamKey, Visibility
 from livelite.models.notifications import Notification
@@ -29,17 +46,30 @@ from livelite.models.videos import MediaType, Video, VideoKind, VideoStatus
 __all__ = [
     "AccessRequest",
     "AccessRequestStatus",
+    "AccountKind",
     "ApiToken",
     "BlockedWord",
+    "CashoutRequest",
+    "CashoutStatus",
     "ChatMessage",
+    "CoinPackage",
+    "CoinRequest",
+    "CoinRequestStatus",
     "Event",
     "EventStatus",
     "Feed",
     "FeedSource",
     "Follow",
+    "Gift",
+    "GiftAnimation",
+    "GiftSend",
     "GuestStatus",
     "HostBan",
+    "LedgerAccount",
+    "LedgerEntry",
+    "LedgerTransaction",
     "Live",
+    "LiveGoal",
     "LiveGuest",
     "LiveSanction",
     "LiveStatus",
@@ -59,9 +89,11 @@ __all__ = [
     "SanctionKind",
     "SiteSetting",
     "StreamKey",
+    "TransactionType",
     "User",
     "Video",
     "VideoKind",
     "VideoStatus",
     "Visibility",
+    "Wallet",
 ]

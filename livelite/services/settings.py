@@ -51,6 +51,12 @@ SETTINGS: dict[str, SettingSpec] = {
     "QUESTION_INTERVAL_SECONDS": SettingSpec(int, _l("Seconds between two questions from one person"), 0, 3600),
     "LIKES_PER_SECOND": SettingSpec(int, _l("Hearts a person may send per second"), 1, 100),
     "MAX_GUESTS": SettingSpec(int, _l("Guests on a live at once"), 0, 5),
+    "CREATOR_SHARE_PERCENT": SettingSpec(int, _l("Creator’s share of gifts (%)"), 0, 100),
+    "CASHOUT_MIN_DIAMONDS": SettingSpec(int, _l("Fewest diamonds in a cash-out"), 1, 100_000_000),
+    "CASHOUT_CENTS_PER_100_DIAMONDS": SettingSpec(
+        int, _l("Money paid for 100 diamonds (cents)"), 0, 100_000
+    ),
+    "GIFT_COMBO_SECONDS": SettingSpec(int, _l("Seconds in which repeated gifts combine"), 1, 60),
 }
 
 

@@ -117,6 +117,9 @@ class DefaultConfig:
     VIDEO_MAX_MB = 200
     STORY_MAX_SECONDS = 60
     # The live room (chat, questions, likes, guests).
+    # A live's room is told its viewer count at most this often (joins and leaves in
+    # between are summed up in the next count).
+    VIEWERS_BROADCAST_SECONDS = 1.0
     CHAT_MAX_LENGTH = 300
     CHAT_MESSAGES_PER_10S = 5
     QUESTION_INTERVAL_SECONDS = 60

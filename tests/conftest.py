@@ -24,6 +24,9 @@ BASE_CONFIG = {
     "RATELIMIT_ENABLED": False,
     "SOCKETIO_ASYNC_MODE": "threading",
     "WTF_CSRF_ENABLED": True,
+    # Viewer counts go out at once (still only when they change); the one-a-second
+    # pacing has a test of its own.
+    "VIEWERS_BROADCAST_SECONDS": 0,
 }
 
 

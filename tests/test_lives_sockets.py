@@ -6,6 +6,8 @@ client passed to it carries the logged-in session. Published chunks go to a real
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from factories import PASSWORD, make_admin, make_token, make_user
 from media_support import H264_MIME, clusters, recording, wait_for
@@ -17,17 +19,20 @@ from livelite.models import Role
 from livelite.services import accounts, lives
 
 
-@pytest.fixture
-def site(app):
-    """A creator (maker) with a follower (fan), a stranger, and a write token for the host."""
+def populate(app) -> str:
+    """A creator (maker) with a follower (fan), a stranger; returns a write token for the host."""
     with app.app_context():
         make_admin()
         maker = make_user("maker", role=Role.CREATOR)
         make_user("other", role=Role.CREATOR)
         accounts.follow(make_user("fan"), maker)
         make_user("stranger")
-        token = make_token(maker, scopes=("read", "write"))
-    yield token
+        return make_token(maker, scopes=("read", "write"))
+
+
+@pytest.fixture
+def site(app):
+    yield populate(app)
     app.extensions["livelite.media"].shutdown()
 
 
@@ -53,11 +58,20 @@ def watcher(app, live_id: int, browser=None, **auth):
 
 
 def received(client, event: str) -> list[dict]:
-    return [m["args"][0] for m in client.get_received("/live") if m["name"] == event]
+    """The ``event`` payloads this client got since last asked; other events are kept."""
+    buffer = client.__dict__.setdefault("_unread", [])
+    buffer.extend(client.get_received("/live"))
+    client._unread = [m for m in buffer if m["name"] != event]
+    return [m["args"][0] for m in buffer if m["name"] == event]
 
 
 def viewer_counts(client) -> list[int]:
     return [payload["count"] for payload in received(client, "viewers")]
+
+
+def room_state_viewers(client) -> int:
+    """The count a connection got in its own room_state."""
+    return received(client, "room_state")[-1]["viewers"]
 
 
 # -- /live ---------------------------------------------------------------------------
@@ -98,8 +112,10 @@ def test_the_viewer_count_is_per_person(app, site):
     fan_browser = login(app, "fan")
     tab1 = watcher(app, live_id, fan_browser)
     tab2 = watcher(app, live_id, fan_browser)  # the same person in a second tab
-    assert viewer_counts(tab1) == [1, 1]
-    assert viewer_counts(tab2) == [1]
+    # The second tab changes no count: nobody is told anything new.
+    assert viewer_counts(tab1) == [1]
+    assert viewer_counts(tab2) == []
+    assert room_state_viewers(tab2) == 1
 
     stranger = watcher(app, live_id, login(app, "stranger"))
     assert viewer_counts(tab1) == [2] and viewer_counts(stranger) == [2]
@@ -107,7 +123,7 @@ def test_the_viewer_count_is_per_person(app, site):
     stranger.disconnect("/live")
     assert viewer_counts(tab1) == [1]
     tab2.disconnect("/live")  # one tab of the fan is still open
-    assert viewer_counts(tab1) == [1]
+    assert viewer_counts(tab1) == []
     assert app.extensions["livelite.presence"].count(live_id) == 1
 
 
@@ -117,11 +133,37 @@ def test_a_visitors_tabs_count_once_and_each_browser_counts(app, site):
     assert browser.get(f"/lives/{live_id}").status_code == 200  # the page, then its socket
     tab1 = watcher(app, live_id, browser)
     watcher(app, live_id, browser)
-    assert viewer_counts(tab1) == [1, 1]
+    assert viewer_counts(tab1) == [1]
     elsewhere = app.test_client()
     elsewhere.get(f"/lives/{live_id}")
     watcher(app, live_id, elsewhere)
     assert viewer_counts(tab1) == [2]
+
+
+def test_a_crowd_arriving_is_told_its_count_once_a_second_not_once_per_join(make_app):
+    """bench/chat: telling everyone on every join cost O(N²) packets (56 s for 2000)."""
+    # Two seconds: the six joins below must fit in it even on a loaded machine.
+    app = make_app(VIEWERS_BROADCAST_SECONDS=2)
+    populate(app)
+    live_id = start(app)
+    first = watcher(app, live_id)
+    assert viewer_counts(first) == [1]  # the first change goes out at once
+    others = [watcher(app, live_id) for _ in range(6)]
+    # Within the two seconds nobody is told; each newcomer has the count in room_state.
+    assert viewer_counts(first) == []
+    assert [room_state_viewers(client) for client in others] == [2, 3, 4, 5, 6, 7]
+    deadline = time.monotonic() + 8
+    told: list[int] = []
+    while not told and time.monotonic() < deadline:
+        time.sleep(0.05)
+        told = viewer_counts(first)
+    assert told == [7]  # one event with the count of that moment
+    others[0].disconnect("/live")
+    others[1].disconnect("/live")
+    time.sleep(2.5)
+    assert viewer_counts(first) == [5]
+    assert viewer_counts(others[2]) == [7, 5]
+    app.extensions["livelite.media"].shutdown()
 
 
 def test_viewers_of_one_live_do_not_hear_about_another(app, site):

@@ -161,6 +161,25 @@ def is_kicked(live: Live, user_id: int) -> bool:
     )
 
 
+def standing(live: Live, user_id: int, now: datetime | None = None) -> tuple[bool, LiveSanction | None]:
+    """``(is_kicked, active_mute)`` in one query: the chat path checks both per message."""
+    now = now or utcnow()
+    rows = db.session.scalars(
+        select(LiveSanction).where(
+            LiveSanction.live_id == live.id,
+            LiveSanction.user_id == user_id,
+            LiveSanction.lifted_at.is_(None),
+        )
+    )
+    kicked, mute = False, None
+    for row in rows:
+        if row.kind == SanctionKind.KICK:
+            kicked = True
+        elif mute is None and (row.until is None or row.until > now):
+            mute = row
+    return kicked, mute
+
+
 def active_mute(live: Live, user_id: int, now: datetime | None = None) -> LiveSanction | None:
     """The mute in force on this person in this live, if any (``until`` None: rest of live)."""
     now = now or utcnow()

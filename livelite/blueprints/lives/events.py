@@ -2,7 +2,8 @@
 
 connect (client → server), auth ``{"live_id": int, "invite": str?, "token": str?}``:
 joins the live's rooms if the person may watch, then the new connection gets
-``room_state`` and everyone gets ``viewers``. A connection belongs to one live for its
+``room_state`` and everyone gets ``viewers`` (at most once a second per live:
+realtime.ViewerCounts). A connection belongs to one live for its
 whole life, so room events carry no live id: the server knows it from the connection.
 
 The room's own events live next to this module: room_events.py (chat, likes,
@@ -22,7 +23,7 @@ from flask_socketio import ConnectionRefusedError, emit, join_room
 
 from livelite.extensions import db, socketio
 from livelite.models import Live, User
-from livelite.realtime import LIVE_NAMESPACE, emit_to_live, live_room, member_room, staff_room
+from livelite.realtime import LIVE_NAMESPACE, live_room, member_room, staff_room
 from livelite.services import lives, room, tokens
 from livelite.services.errors import DomainError
 
@@ -92,7 +93,7 @@ def on_connect(auth):
     else:
         count = presence.join(live.id, _identity(user), request.sid)
     emit("room_state", room.state_payload(live, user, count))
-    emit_to_live(live.id, "viewers", {"live_id": live.id, "count": count})
+    current_app.extensions["livelite.viewer_counts"].changed(live.id)
 
 
 @socketio.on("disconnect", namespace=LIVE_NAMESPACE)
@@ -101,8 +102,7 @@ def on_disconnect(*_args):
     presence = current_app.extensions["livelite.presence"]
     left = presence.leave(request.sid)
     if left is not None:
-        live_id, count = left
-        emit_to_live(live_id, "viewers", {"live_id": live_id, "count": count})
+        current_app.extensions["livelite.viewer_counts"].changed(left[0])
 
 
 def act(action, *, rate: tuple[str, float, float] | None = None, cost: float = 1.0, login: bool = True):

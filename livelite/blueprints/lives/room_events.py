@@ -53,7 +53,7 @@ def on_chat_send(data=None):
         body = _fields(data).get("body")
         if not isinstance(body, str):
             raise _invalid()
-        return {"message": chat.message_payload(chat.send_message(live, user, body))}
+        return {"message": chat.send_message(live, user, body)}
 
     rate = ("chat", int(get_setting("CHAT_MESSAGES_PER_10S")), CHAT_WINDOW_SECONDS)
     return act(action, rate=rate)

@@ -267,8 +267,35 @@ def stream_key_command(username, rotate):
     click.echo(row.key)
 
 
+@click.command("ledger-check")
+def ledger_check_command():
+    """Recompute every balance from the ledger's entries; exit 1 on any mismatch."""
+    from sqlalchemy import func
+
+    from livelite.models import LedgerAccount, LedgerEntry, LedgerTransaction
+    from livelite.services import ledger
+
+    _upgrade()
+    problems = ledger.check()
+    counts = {
+        model: db.session.scalar(select(func.count()).select_from(model))
+        for model in (LedgerAccount, LedgerTransaction, LedgerEntry)
+    }
+    for problem in problems:
+        click.echo(f"MISMATCH {problem.what}: {problem.detail}", err=True)
+    summary = (
+        f"Checked {counts[LedgerAccount]} accounts, {counts[LedgerTransaction]} transactions, "
+        f"{counts[LedgerEntry]} entries: "
+    )
+    if problems:
+        click.echo(summary + f"{len(problems)} mismatch{'es' if len(problems) != 1 else ''}.")
+        raise SystemExit(1)
+    click.echo(summary + "the ledger balances.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(create_user_command)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(settings_group)
     app.cli.add_command(stream_key_command)
+    app.cli.add_command(ledger_check_command)

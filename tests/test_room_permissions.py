@@ -19,9 +19,12 @@ from sqlalchemy import select
 
 from livelite.extensions import db, socketio
 from livelite.models import (
+    AccountKind,
     ChatMessage,
+    GiftSend,
     GuestStatus,
     HostBan,
+    LiveGoal,
     LiveGuest,
     LiveSanction,
     Moderator,
@@ -32,14 +35,17 @@ from livelite.models import (
     Role,
     RoomSettings,
     SanctionKind,
+    TransactionType,
 )
 from livelite.models.base import utcnow
-from livelite.services import lives
+from livelite.services import gifts, ledger, lives
 
 ROLES = ("visitor", "viewer", "guest", "moderator", "host", "admin")
 LOGGED_IN = {"viewer", "guest", "moderator", "host", "admin"}
 STAFF = {"moderator", "host", "admin"}
 HOST = {"host", "admin"}
+# Gifts go to the host: everyone logged in but the host themselves.
+GIFTERS = {"viewer", "guest", "moderator", "admin"}
 
 
 # event → (payload builder, roles allowed). The builders read ids from the room.
@@ -62,6 +68,17 @@ ACTIONS = {
     "guest_invite": (lambda c: {"user_id": c["target"]}, HOST),
     "guest_accept": (lambda c: {"user_id": c["requester"]}, HOST),
     "guest_remove": (lambda c: {"user_id": c["guest2"]}, HOST),
+    "gift_send": (
+        lambda c: {
+            "receiver_id": c["host"],
+            "gift_id": c["gift"],
+            "quantity": 1,
+            "idempotency_key": "matrix",
+        },
+        GIFTERS,
+    ),
+    "goal_set": (lambda c: {"target_coins": 500, "label": "Lights"}, HOST),
+    "goal_clear": (lambda c: {}, HOST),
 }
 
 
@@ -91,6 +108,8 @@ def snapshot() -> dict:
         "bans": rows(select(HostBan.host_id, HostBan.user_id)),
         "reports": rows(select(Report.id)),
         "guests": rows(select(LiveGuest.user_id, LiveGuest.status)),
+        "gifts": rows(select(GiftSend.id, GiftSend.sender_id)),
+        "goals": rows(select(LiveGoal.live_id, LiveGoal.target_coins, LiveGoal.label)),
     }
 
 
@@ -124,6 +143,7 @@ def room_site(app):
         db.session.add_all([pinned, open_question])
         db.session.flush()
         db.session.add(RoomSettings(live_id=live.id, pinned_question_id=pinned.id))
+        db.session.add(LiveGoal(live_id=live.id, target_coins=100, label="Goal"))
         db.session.add(
             LiveSanction(
                 live_id=live.id,
@@ -134,8 +154,22 @@ def room_site(app):
             )
         )
         db.session.commit()
+        # Coins for everyone who may send a gift (the admin's grant movement).
+        for person in (admin, users["mod"], users["guest"], users["viewer"]):
+            ledger.post(
+                TransactionType.GRANT,
+                [
+                    ledger.Leg(ledger.account_id(AccountKind.PLATFORM_GRANTS), -10),
+                    ledger.Leg(ledger.account_id(AccountKind.COINS, person), 10),
+                ],
+                key=f"matrix-grant:{person.id}",
+                reference="test",
+            )
+        db.session.commit()
         ids = {
             "live": live.id,
+            "host": host.id,
+            "gift": gifts.catalogue()[0].id,
             "message": message.id,
             "open_question": open_question.id,
             "target": users["target"].id,
@@ -201,7 +235,8 @@ def test_every_room_event_checks_the_senders_role(app, room_site, role, event):
 
 def test_the_matrix_covers_every_client_event(app):
     """A new room event must join the matrix (guest_request and guest_cancel are a
-    person's own moves on and off the stage, tested in test_room_guests.py)."""
+    person's own moves on and off the stage, tested in test_room_guests.py; gift_state
+    only reads, tested in test_gifts_sockets.py)."""
     names = set(socketio.server.handlers["/live"]) - {"connect", "disconnect"}
     assert "chat_send" in names
-    assert names - set(ACTIONS) == {"guest_request", "guest_cancel"}
+    assert names - set(ACTIONS) == {"guest_request", "guest_cancel", "gift_state"}

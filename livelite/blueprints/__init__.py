@@ -8,6 +8,7 @@ def register_all(app: Flask) -> None:
     from livelite.blueprints.admin import bp as admin_bp
     from livelite.blueprints.api import register as register_api
     from livelite.blueprints.auth import bp as auth_bp
+    from livelite.blueprints.earnings import bp as earnings_bp
     from livelite.blueprints.events import bp as events_bp
     from livelite.blueprints.lives import bp as lives_bp
     from livelite.blueprints.main import bp as main_bp
@@ -18,6 +19,7 @@ def register_all(app: Flask) -> None:
     from livelite.blueprints.settings import bp as settings_bp
     from livelite.blueprints.studio import bp as studio_bp
     from livelite.blueprints.videos import bp as videos_bp
+    from livelite.blueprints.wallet import bp as wallet_bp
 
     for bp in (
         main_bp,
@@ -33,6 +35,8 @@ def register_all(app: Flask) -> None:
         push_bp,
         access_bp,
         videos_bp,
+        earnings_bp,
+        wallet_bp,
     ):
         app.register_blueprint(bp)
     register_api(app)

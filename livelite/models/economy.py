@@ -27,6 +27,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -255,6 +256,7 @@ class CashoutStatus(str, enum.Enum):
     APPROVED = "approved"  # the diamonds are paid out of the ledger; money still to send
     PAID = "paid"  # the money has been sent
     REJECTED = "rejected"  # the held diamonds went back
+    CANCELLED = "cancelled"  # the creator took it back while pending; the diamonds went back
 
 
 class CashoutRequest(db.Model):
@@ -285,4 +287,15 @@ class CashoutRequest(db.Model):
     user: Mapped[User | None] = relationship(foreign_keys=[user_id])
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
 
-    __table_args__ = (UniqueConstraint("user_id", "idempotency_key"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "idempotency_key"),
+        # One pending request per person, held by the database too: two requests
+        # with different keys racing each other cannot both wait.
+        Index(
+            "uq_cashout_requests_one_pending",
+            "user_id",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )

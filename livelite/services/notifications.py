@@ -12,9 +12,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from flask_babel import format_datetime
+from flask_babel import format_datetime, format_decimal, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from livelite.extensions import db
 from livelite.models import Event, Follow, Live, Notification, Rsvp, User
@@ -47,22 +48,67 @@ def notify(
     )
     fresh = sorted(wanted - have)
     payload = json.dumps(data or {})
-    for uid in fresh:
-        db.session.add(
-            Notification(
-                user_id=uid,
-                kind=kind,
-                dedupe_key=dedupe_key,
-                actor_id=actor.id if actor else None,
-                live_id=live.id if live else None,
-                event_id=event.id if event else None,
-                data=payload,
-            )
+
+    def row(uid: int) -> Notification:
+        return Notification(
+            user_id=uid,
+            kind=kind,
+            dedupe_key=dedupe_key,
+            actor_id=actor.id if actor else None,
+            live_id=live.id if live else None,
+            event_id=event.id if event else None,
+            data=payload,
         )
-    db.session.commit()
+
+    db.session.add_all(row(uid) for uid in fresh)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Another request stored the same key for some of them between our look and
+        # our commit (two gifts from one fan at once): store the rest one at a time.
+        db.session.rollback()
+        stored = []
+        for uid in fresh:
+            db.session.add(row(uid))
+            try:
+                db.session.commit()
+                stored.append(uid)
+            except IntegrityError:
+                db.session.rollback()
+        fresh = stored
     _announce(fresh)
     _push(dedupe_key, fresh)
     return fresh
+
+
+def notify_or_update(
+    user_id: int,
+    kind: str,
+    dedupe_key: str,
+    *,
+    actor: User | None = None,
+    live: Live | None = None,
+    data: dict | None = None,
+) -> None:
+    """A running total under one key (the gifts of one sender in one live): the first
+    call stores and pushes the notification as ``notify`` does; later ones give the
+    stored one the new ``data`` and make it unread and new again, without a second push."""
+    row = db.session.scalar(
+        select(Notification).where(Notification.user_id == user_id, Notification.dedupe_key == dedupe_key)
+    )
+    if row is None:
+        if notify([user_id], kind, dedupe_key, actor=actor, live=live, data=data):
+            return
+        row = db.session.scalar(
+            select(Notification).where(Notification.user_id == user_id, Notification.dedupe_key == dedupe_key)
+        )
+        if row is None:
+            return
+    row.data = json.dumps(data or {})
+    row.read_at = None
+    row.created_at = utcnow()
+    db.session.commit()
+    _announce([user_id])
 
 
 def _announce(user_ids: list[int]) -> None:
@@ -177,6 +223,15 @@ def describe(row: Notification) -> str:
     # Multi-guest (services.guests): the host asks the person on stage.
     if row.kind == "guest_invite":
         return _("%(name)s invites you on stage in their live: %(title)s", name=name, title=title)
+    # Gifts received in a live (services.gifts): one line per live and sender, its total.
+    if row.kind == "gift_received":
+        return ngettext(
+            "%(name)s sent you %(num)s gift in your live “%(title)s”.",
+            "%(name)s sent you %(num)s gifts in your live “%(title)s”.",
+            int(data.get("gifts", 1)),
+            name=name,
+            title=title,
+        )
     # Conversions of uploads (services.videos).
     if row.kind == "video_ready":
         if data.get("story"):
@@ -193,7 +248,85 @@ def describe(row: Notification) -> str:
                 "%(name)s reported a chat message by @%(target)s.", name=name, target=data.get("target", "")
             )
         return _("%(name)s reported @%(target)s.", name=name, target=data.get("target", ""))
+    # Coins (services.coins): a request for the admins, then the person's answer; grants.
+    if row.kind == "coin_request":
+        return _(
+            "%(name)s asks for %(coins)s coins (%(price)s).",
+            name=name,
+            coins=format_decimal(data.get("coins", 0)),
+            price=_price(data),
+        )
+    if row.kind == "coins_approved":
+        if data.get("note"):
+            return _(
+                "Your %(coins)s coins are in your wallet. The admin wrote: “%(note)s”",
+                coins=format_decimal(data.get("coins", 0)),
+                note=_clip(data["note"]),
+            )
+        return _("Your %(coins)s coins are in your wallet.", coins=format_decimal(data.get("coins", 0)))
+    if row.kind == "coins_rejected":
+        return _(
+            "Your request for %(coins)s coins was rejected. The admin wrote: “%(note)s”",
+            coins=format_decimal(data.get("coins", 0)),
+            note=_clip(data.get("note", "")),
+        )
+    if row.kind == "coins_granted":
+        return _(
+            "%(name)s gave you %(coins)s coins: “%(memo)s”",
+            name=name,
+            coins=format_decimal(data.get("coins", 0)),
+            memo=_clip(data.get("memo", "")),
+        )
+    # Cash-outs (services.cashouts): a request for the admins, then the creator's answers.
+    if row.kind == "cashout_requested":
+        return _(
+            "%(name)s asks to cash out %(diamonds)s diamonds (%(money)s).",
+            name=name,
+            diamonds=format_decimal(data.get("diamonds", 0)),
+            money=_cashout_money(data),
+        )
+    if row.kind == "cashout_approved":
+        if data.get("note"):
+            return _(
+                "Your cash-out of %(diamonds)s diamonds was approved: %(money)s is on its way. The admin wrote: “%(note)s”",
+                diamonds=format_decimal(data.get("diamonds", 0)),
+                money=_cashout_money(data),
+                note=_clip(data["note"]),
+            )
+        return _(
+            "Your cash-out of %(diamonds)s diamonds was approved: %(money)s is on its way.",
+            diamonds=format_decimal(data.get("diamonds", 0)),
+            money=_cashout_money(data),
+        )
+    if row.kind == "cashout_rejected":
+        return _(
+            "Your cash-out of %(diamonds)s diamonds was rejected and the diamonds are back. The admin wrote: “%(note)s”",
+            diamonds=format_decimal(data.get("diamonds", 0)),
+            note=_clip(data.get("note", "")),
+        )
+    if row.kind == "cashout_paid":
+        if data.get("note"):
+            return _(
+                "Your cash-out of %(money)s was paid. Reference: %(note)s",
+                money=_cashout_money(data),
+                note=_clip(data["note"]),
+            )
+        return _("Your cash-out of %(money)s was paid.", money=_cashout_money(data))
     return _("Something new for you.")
+
+
+def _price(data: dict) -> str:
+    from decimal import Decimal
+
+    from flask_babel import format_currency
+
+    return format_currency(Decimal(data.get("price_cents", 0)) / 100, data.get("currency") or "EUR")
+
+
+def _cashout_money(data: dict) -> str:
+    from livelite.services.cashouts import money
+
+    return money(int(data.get("amount_cents", 0)), data.get("currency") or None)
 
 
 def _clip(text: str, limit: int = 280) -> str:

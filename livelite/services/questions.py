@@ -26,14 +26,13 @@ from livelite.models import Live, Question, QuestionStatus, QuestionVote, RoomSe
 from livelite.models.base import utcnow
 from livelite.services import room
 from livelite.services.settings import get_setting
+from livelite.services.spreadsheets import cell as _cell
 
 # The column is String(300): the contract promises this limit, not a site setting.
 QUESTION_MAX_LENGTH = 300
 # room_state carries at most this many questions of each status: the queue's top, the
 # latest answered (and, for staff, dismissed) ones. The export has them all.
 LISTING_LIMIT = 200
-# Cells a spreadsheet would run as a formula (CSV injection): prefixed with a quote.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 # -- payloads ------------------------------------------------------------------------
@@ -327,14 +326,6 @@ def state_part(live: Live, user: User | None, role: room.RoomRole) -> dict:
 
 
 # -- export --------------------------------------------------------------------------
-def _cell(value) -> str | int:
-    """A value a spreadsheet shows as text: a leading = + - @ tab or carriage return
-    would make it a formula, so such cells get a leading quote."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
 def _clock(ms: int | None) -> str:
     if ms is None:
         return ""

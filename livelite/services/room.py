@@ -256,11 +256,11 @@ def you_payload(live: Live, user: User | None, role: RoomRole | None = None) -> 
     """The ``you`` object: this person's role and standing in the live. Each room
     feature adds its part (chat: can_chat, muted_until; questions: voted,
     next_question_at; guests: guest_status)."""
-    from livelite.services import chat, guests, questions
+    from livelite.services import chat, gifts, guests, questions
 
     role = role or role_of(live, user)
     you = {"user_id": user.id if user is not None else None, "role": role.value}
-    for feature in (chat, questions, guests):
+    for feature in (chat, questions, guests, gifts):
         you.update(feature.you_part(live, user, role))
     return you
 
@@ -274,7 +274,7 @@ def emit_you(live: Live, user: User) -> None:
 
 def state_payload(live: Live, user: User | None, viewers: int) -> dict:
     """Everything a new connection needs to draw the room (``room_state``)."""
-    from livelite.services import chat, guests, questions
+    from livelite.services import chat, gifts, guests, questions
 
     role = role_of(live, user)
     settings = settings_of(live)
@@ -285,7 +285,7 @@ def state_payload(live: Live, user: User | None, viewers: int) -> dict:
         "settings": settings_payload(settings),
         "you": you_payload(live, user, role),
     }
-    for feature in (chat, questions, guests):
+    for feature in (chat, questions, guests, gifts):
         state.update(feature.state_part(live, user, role))
     db.session.commit()  # settings_of may have created the row
     return state

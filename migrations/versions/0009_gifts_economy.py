@@ -78,7 +78,7 @@ def upgrade():
     sa.Column('amount_cents', sa.Integer(), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('payout_details', sa.String(length=200), nullable=False),
-    sa.Column('status', sa.Enum('pending', 'approved', 'paid', 'rejected', name='cashoutstatus', native_enum=False, length=24), nullable=False),
+    sa.Column('status', sa.Enum('pending', 'approved', 'paid', 'rejected', 'cancelled', name='cashoutstatus', native_enum=False, length=24), nullable=False),
     sa.Column('note', sa.String(length=500), nullable=False),
     sa.Column('idempotency_key', sa.String(length=128), nullable=True),
     sa.Column('decided_by_id', sa.Integer(), nullable=True),
@@ -97,6 +97,10 @@ def upgrade():
     with op.batch_alter_table('cashout_requests', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_cashout_requests_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_cashout_requests_user_id'), ['user_id'], unique=False)
+        batch_op.create_index(
+            'uq_cashout_requests_one_pending', ['user_id'], unique=True,
+            sqlite_where=sa.text("status = 'pending'"), postgresql_where=sa.text("status = 'pending'"),
+        )
 
     op.create_table('coin_requests',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -194,6 +198,7 @@ def downgrade():
 
     op.drop_table('coin_requests')
     with op.batch_alter_table('cashout_requests', schema=None) as batch_op:
+        batch_op.drop_index('uq_cashout_requests_one_pending')
         batch_op.drop_index(batch_op.f('ix_cashout_requests_user_id'))
         batch_op.drop_index(batch_op.f('ix_cashout_requests_status'))
 

@@ -42,9 +42,11 @@ def register(app: Flask) -> None:
         access,
         accounts,
         admin,
+        cashouts,
         docs,
         events,
         feed,
+        gifts,
         lives,
         notifications,
         push,
@@ -52,6 +54,7 @@ def register(app: Flask) -> None:
         tokens,
         users,
         videos,
+        wallet,
     )
 
     api.spec.components.security_scheme(
@@ -79,6 +82,9 @@ def register(app: Flask) -> None:
         videos,
         feed,
         room,
+        gifts,
+        cashouts,
+        wallet,
     ):
         csrf.exempt(module.bp)
         # Blueprints are module-level objects: a second create_app in the same process

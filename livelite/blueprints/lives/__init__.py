@@ -6,6 +6,8 @@ bp = Blueprint("lives", __name__)
 
 from livelite.blueprints.lives import (  # noqa: E402,F401
     events,
+    gift_events,
+    gift_routes,
     guest_events,
     moderation_routes,
     qa_events,

@@ -18,6 +18,14 @@ def target_url(row) -> str:
         return url_for("access.request_page")
     if row.kind == "report":
         return url_for("admin.reports")
+    if row.kind == "coin_request":
+        return url_for("admin.coins")
+    if row.kind in ("coins_approved", "coins_rejected", "coins_granted"):
+        return url_for("wallet.index")
+    if row.kind == "cashout_requested":
+        return url_for("admin.cashouts")
+    if row.kind in ("cashout_approved", "cashout_rejected", "cashout_paid"):
+        return url_for("earnings.cashouts_page")
     if row.kind == "moderator_added" and row.actor:
         return url_for("profiles.show", username=row.actor.username)
     if row.kind in ("video_ready", "video_failed"):

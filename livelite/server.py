@@ -15,6 +15,22 @@ def ensure_database(app: Flask) -> None:
         flask_migrate.upgrade()
 
 
+def _tune_garbage_collector() -> None:
+    """Fewer, cheaper collections for a long-running server.
+
+    Every chat message allocates hundreds of short-lived objects (ORM rows, Socket.IO
+    packets for each connection); with the default thresholds the collector ran gen-0
+    passes every 700 allocations and full passes over every object of the app. Objects
+    alive at start (modules, the app, the mappers) are frozen out of collections, and
+    gen 0 runs every 50 000 allocations instead (bench/chat, BENCHMARKS.md).
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 def serve(app: Flask) -> int:
     from livelite.models import User
 
@@ -45,6 +61,7 @@ def serve(app: Flask) -> int:
     from livelite import jobs
 
     socketio.start_background_task(jobs.run_forever, app, socketio.sleep)
+    _tune_garbage_collector()
     try:
         socketio.run(
             app,

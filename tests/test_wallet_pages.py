@@ -8,9 +8,9 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from factories import make_admin, make_user
+from factories import PASSWORD, make_admin, make_user
 from markupsafe import escape
-from pages import field_errors, find_form, flashes, meta_csrf_token, text_of
+from pages import field_errors, find_form, flashes, meta_csrf_token, submit, text_of
 from sqlalchemy import func, select
 
 from livelite.extensions import db
@@ -234,9 +234,8 @@ def test_in_demo_mode_the_page_offers_the_test_payment(make_app):
         make_user("vic", age=30)
         package_id = next(p.id for p in coins.active_packages() if p.coins == 700)
     client = app.test_client()
-    from conftest import AuthActions
-
-    AuthActions(client).login("vic")
+    # A login through the real form (this app is not the ``auth`` fixture's).
+    assert submit(client, "/login", {"login": "vic", "password": PASSWORD}).status_code == 302
     html = html_of(client, "/wallet")
     assert "Test payment (demo mode: nothing is charged)" in text_of(html)
     form = find_form(html, "/wallet/coin-requests")

@@ -29,10 +29,9 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from flask import current_app
-from flask_babel import format_currency, format_decimal
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
@@ -49,7 +48,7 @@ from livelite.models import (
     User,
 )
 from livelite.models.base import utcnow
-from livelite.services import ledger, notifications, policy
+from livelite.services import coins, ledger, notifications, policy
 from livelite.services.access import admin_ids
 from livelite.services.admin import require_admin
 from livelite.services.errors import Conflict, DomainError, NotFound, PermissionDenied, ValidationFailed
@@ -98,7 +97,7 @@ def amount_cents(diamonds: int, cents_per_100: int | None = None) -> int:
 
 def money(cents: int, currency_code: str | None = None) -> str:
     """Cents written as money in the reader's language (``€12.34``, ``12,34 €``)."""
-    return format_currency(Decimal(int(cents)) / 100, currency_code or currency())
+    return coins.money(int(cents), currency_code or currency())
 
 
 def diamonds_text(n: int) -> str:

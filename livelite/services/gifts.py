@@ -335,6 +335,12 @@ class Sent:
     send: GiftSend
     # False when the key had been used: the first send, nothing charged this time.
     created: bool
+    # The ``gift`` event as the room got it, kept so the acknowledgement does not build
+    # it again (a replayed key broadcasts nothing: its payload is built on demand).
+    broadcast: dict | None = None
+
+    def payload(self) -> dict:
+        return self.broadcast if self.broadcast is not None else send_payload(self.send)
 
 
 def ledger_key(sender_id: int, key: str) -> str:
@@ -493,9 +499,9 @@ def send_gift(
     db.session.flush()
     posted.transaction.reference = f"gift_send:{send.id}"
     db.session.commit()
-    _tell_room(live, send)
+    broadcast = _tell_room(live, send)
     _notify_receiver(live, send)
-    return Sent(send, True)
+    return Sent(send, True, broadcast)
 
 
 # -- combos ---------------------------------------------------------------------------------
@@ -704,9 +710,10 @@ def gift_state(live: Live, user: User | None) -> dict:
     return {**state_part(live, user, role), "coins": you_part(live, user, role)["coins"]}
 
 
-def _tell_room(live: Live, send: GiftSend) -> None:
+def _tell_room(live: Live, send: GiftSend) -> dict:
     """After the commit: the animation for everyone, the new ranking and goal, the
-    sender's own balance (their connections only), the receiver's takings."""
+    sender's own balance (their connections only), the receiver's takings. Returns the
+    ``gift`` payload sent."""
     payload = send_payload(send)
     emit_to_live(live.id, "gift", payload)
     emit_to_live(live.id, "top_gifters", {"gifters": top_gifters(live)})
@@ -714,6 +721,7 @@ def _tell_room(live: Live, send: GiftSend) -> None:
         emit_to_live(live.id, "goal", goal_payload(live))
     emit_to_member(live.id, send.sender_id, "balance", {"coins": ledger.balance(send.sender_id)})
     emit_to_member(live.id, send.receiver_id, "gifts_earned", earned(live, send.receiver_id))
+    return payload
 
 
 def _notify_receiver(live: Live, send: GiftSend) -> None:

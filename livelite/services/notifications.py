@@ -316,11 +316,9 @@ def describe(row: Notification) -> str:
 
 
 def _price(data: dict) -> str:
-    from decimal import Decimal
+    from livelite.services.coins import money
 
-    from flask_babel import format_currency
-
-    return format_currency(Decimal(data.get("price_cents", 0)) / 100, data.get("currency") or "EUR")
+    return money(int(data.get("price_cents", 0)), data.get("currency") or None)
 
 
 def _cashout_money(data: dict) -> str:

@@ -223,7 +223,7 @@ def send(data, live_id):
         live, current_user, data["receiver_id"], data["gift_id"], data["quantity"], data["idempotency_key"]
     )
     body = {
-        "gift_send": gifts.send_payload(sent.send),
+        "gift_send": sent.payload(),
         "balance": ledger.balance(current_user),
         "replayed": not sent.created,
     }

@@ -42,7 +42,7 @@ def _send(live, user, data) -> dict:
         fields.get("idempotency_key"),
     )
     return {
-        "gift_send": gifts.send_payload(sent.send),
+        "gift_send": sent.payload(),
         "balance": ledger.balance(sent.send.sender_id),
         "replayed": not sent.created,
     }

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -168,8 +169,16 @@ def describe(ffmpeg: str, path: str | os.PathLike) -> str:
     return result.stderr.decode(errors="replace")
 
 
-def command(ffmpeg: str, source: Path, target: Path) -> list[str]:
-    """The conversion: H.264 + AAC (if any sound), long side at most MAX_SIDE, faststart."""
+def command(
+    ffmpeg: str, source: Path, target: Path, *, start_s: float | None = None, length_s: float | None = None
+) -> list[str]:
+    """The conversion: H.264 + AAC (if any sound), long side at most MAX_SIDE, faststart.
+
+    ``start_s``/``length_s`` keep only part of the source (a replay posted with a trim):
+    seeking before ``-i`` is exact when re-encoding, and fast.
+    """
+    trim_in = ["-ss", f"{start_s:.3f}"] if start_s else []
+    trim_out = ["-t", f"{length_s:.3f}"] if length_s else []
     scale = (
         f"scale='trunc(min(1,{MAX_SIDE}/max(iw,ih))*iw/2)*2':'trunc(min(1,{MAX_SIDE}/max(iw,ih))*ih/2)*2'"
         ":flags=bicubic,setsar=1"
@@ -184,8 +193,10 @@ def command(ffmpeg: str, source: Path, target: Path) -> list[str]:
         "-progress",
         "pipe:1",
         "-y",
+        *trim_in,
         "-i",
         str(source),
+        *trim_out,
         "-map",
         "0:v:0",
         "-map",
@@ -224,7 +235,7 @@ def command(ffmpeg: str, source: Path, target: Path) -> list[str]:
     ]
 
 
-def _position_s(block: dict[str, str]) -> float | None:
+def position_s(block: dict[str, str]) -> float | None:
     """Where ffmpeg is, in seconds, from one ``-progress`` block."""
     for key in ("out_time_us", "out_time_ms"):  # both are microseconds (an old ffmpeg quirk)
         value = block.get(key, "")
@@ -233,27 +244,21 @@ def _position_s(block: dict[str, str]) -> float | None:
     return None
 
 
-def convert(
-    ffmpeg: str,
-    source: Path,
-    target: Path,
+def run_ffmpeg(
+    argv: list[str],
     *,
     duration_s: float,
     log_path: Path,
     on_progress=None,
     on_start=None,
     timeout: float = 3600,
-) -> None:
-    """Convert ``source`` into ``target`` (written as ``target.part`` then renamed).
+) -> int:
+    """Run a background ffmpeg whose argv has ``-progress pipe:1``; its exit code.
 
-    ``on_progress(percent)`` gets 0–100 as ffmpeg advances (100 only once the file is
-    complete); ``on_start(process)`` lets an owner kill ffmpeg at shutdown. Raises
-    ConversionFailed with the end of ffmpeg's log.
+    Niced, stderr appended to ``log_path``; ``on_progress(percent)`` gets 0–99 from its
+    position against ``duration_s``; ``on_start(process)`` lets an owner kill it at
+    shutdown; killed after ``timeout`` seconds (the code is then negative).
     """
-    import time
-
-    partial = target.with_name(target.name + ".part")
-    argv = command(ffmpeg, source, partial)
     with log_path.open("ab") as log_file:
         log_file.write((" ".join(argv) + "\n").encode())
         log_file.flush()
@@ -275,33 +280,67 @@ def convert(
             block[key] = value
             if key != "progress":
                 continue
-            position = _position_s(block)
+            position = position_s(block)
             if on_progress is not None and position is not None and duration_s > 0:
                 on_progress(min(99.0, 100.0 * position / duration_s))
             block = {}
             if time.monotonic() > deadline:
                 process.kill()
                 break
-        code = process.wait()
+        return process.wait()
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
         process.stdout.close()
+
+
+def convert(
+    ffmpeg: str,
+    source: Path,
+    target: Path,
+    *,
+    duration_s: float,
+    log_path: Path,
+    on_progress=None,
+    on_start=None,
+    timeout: float = 3600,
+    start_s: float | None = None,
+    length_s: float | None = None,
+) -> None:
+    """Convert ``source`` into ``target`` (written as ``target.part`` then renamed).
+
+    ``on_progress(percent)`` gets 0–100 as ffmpeg advances (100 only once the file is
+    complete); ``on_start(process)`` lets an owner kill ffmpeg at shutdown. Raises
+    ConversionFailed with the end of ffmpeg's log. ``start_s``/``length_s``: see command.
+    """
+    partial = target.with_name(target.name + ".part")
+    code = run_ffmpeg(
+        command(ffmpeg, source, partial, start_s=start_s, length_s=length_s),
+        duration_s=duration_s,
+        log_path=log_path,
+        on_progress=on_progress,
+        on_start=on_start,
+        timeout=timeout,
+    )
     if code != 0 or not partial.exists() or partial.stat().st_size == 0:
         partial.unlink(missing_ok=True)
-        raise ConversionFailed(f"ffmpeg exited with {code}", _tail(log_path))
+        raise ConversionFailed(f"ffmpeg exited with {code}", log_tail(log_path))
     os.replace(partial, target)
     if on_progress is not None:
         on_progress(100.0)
 
 
-def _tail(path: Path, size: int = 2000) -> str:
+def log_tail(path: Path, size: int = 2000, start: int = 0) -> str:
+    """The last ``size`` bytes of a log, counting only what was written after ``start``
+    (the log is appended to by every run: an older run's error is not this one's)."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as log_file:
+            log_file.seek(max(start, log_file.seek(0, os.SEEK_END) - size))
+            data = log_file.read()
     except OSError:
         return ""
-    return data[-size:].decode(errors="replace")
+    return data.decode(errors="replace")
 
 
 def thumbnail(path: str | os.PathLike, duration_s: float | None, width: int = THUMB_WIDTH) -> bytes | None:

@@ -140,6 +140,14 @@ def _init_extensions(app: Flask) -> None:
         )
     )
 
+    def make_replay(event: str, live_id: int, payload: dict) -> None:
+        from livelite.services import replays
+
+        replays.on_media_event(app, event, live_id, payload)
+
+    # After the publishing registry: the replay is made once the live's state is settled.
+    app.extensions["livelite.media"].listeners.append(make_replay)
+
 
 def _register_blueprints(app: Flask) -> None:
     from livelite.blueprints import register_all

@@ -142,6 +142,16 @@ class DefaultConfig:
     STORY_PHOTO_MAX_BYTES = 15 * 1024 * 1024
     # Conversions at the same time: each ffmpeg takes most of a core (MEDIA.md).
     VIDEO_WORKERS = 1
+    # Replays (the first three are site settings; these are defaults). Replays are
+    # deleted with their files this many days after the live (0: kept until their
+    # owner deletes them), and their owner is told this many days before.
+    REPLAY_RETENTION_DAYS = 90
+    REPLAY_WARNING_DAYS = 7
+    # What one person's replays and videos may take on disk (0: no limit). Over it,
+    # they cannot go live or upload until they delete something.
+    STORAGE_QUOTA_MB = 20480
+    # Replay MP4s made at the same time (a remux is light; a composed MP4 re-encodes).
+    REPLAY_WORKERS = 1
 
 
 def instance_path_from_env(default: Path) -> Path:

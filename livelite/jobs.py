@@ -54,11 +54,22 @@ def expire_stories(app: Flask) -> None:
         videos.expire_stories()
 
 
+def replay_retention(app: Flask) -> None:
+    """Replays: owners warned before deletion, expired ones deleted, missed ones made
+    (services.replays)."""
+    from livelite.services import replays
+
+    with app.app_context():
+        replays.expire()
+        replays.sweep()
+
+
 JOBS = (
     ("media", 2.0, media_tick),
     ("guest_feeds", 5.0, guest_feeds),
     ("reminders", 30.0, send_reminders),
     ("stories", 60.0, expire_stories),
+    ("replays", 600.0, replay_retention),
 )
 
 

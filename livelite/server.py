@@ -48,6 +48,16 @@ def serve(app: Flask) -> int:
     requeued = video_queue.recover()
     if requeued:
         print(f" * Queued {requeued} video(s) left converting by the previous run.", flush=True)
+    from livelite.services import replays
+
+    # Replays a crash kept from being made, then the MP4s left unfinished.
+    with app.app_context():
+        made = replays.sweep()
+    if made:
+        print(f" * Made {made} replay(s) of lives that ended without one.", flush=True)
+    replay_queue = replays.queue_of(app)
+    replay_queue.start(socketio.start_background_task)
+    replay_queue.recover()
     host, port = app.config["HOST"], int(app.config["PORT"])
     with app.app_context():
         fresh = not db.session.scalar(select(func.count()).select_from(User))
@@ -72,6 +82,7 @@ def serve(app: Flask) -> int:
         )
     finally:
         video_queue.stop()
+        replay_queue.stop()
         media.shutdown()
     return 0
 
@@ -115,4 +126,3 @@ def _connection_limit(wanted: int) -> int:
         except (ValueError, OSError):
             pass
     return max(1, min(wanted, soft - spare))
-

@@ -23,6 +23,7 @@ from livelite.models.events import Event, EventStatus, Rsvp
 from livelite.models.lives import Feed, FeedSource, Live, LiveStatus, StreamKey, Visibility
 from livelite.models.notifications import Notification
 from livelite.models.push import PushSubscription
+from livelite.models.replays import FileStatus, Replay, ReplayFeed, ReplayVisibility
 from livelite.models.room import (
     BlockedWord,
     ChatMessage,
@@ -59,6 +60,7 @@ __all__ = [
     "EventStatus",
     "Feed",
     "FeedSource",
+    "FileStatus",
     "Follow",
     "Gift",
     "GiftAnimation",
@@ -81,6 +83,9 @@ __all__ = [
     "Question",
     "QuestionStatus",
     "QuestionVote",
+    "Replay",
+    "ReplayFeed",
+    "ReplayVisibility",
     "Report",
     "ReportStatus",
     "Role",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Enum, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from livelite.extensions import db
@@ -58,6 +58,14 @@ class Video(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # stories only
+    # A replay posted to the feed: its title, the replay it came from, and the part kept.
+    # The conversion reads the replay's MP4 in place (``source_shared``: never deleted
+    # here); the result is the video's own copy, so it outlives the replay (retention).
+    title: Mapped[str | None] = mapped_column(String(100))
+    replay_id: Mapped[int | None] = mapped_column(ForeignKey("replays.id", ondelete="SET NULL"))
+    source_shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    trim_start_s: Mapped[float | None] = mapped_column(Float)
+    trim_end_s: Mapped[float | None] = mapped_column(Float)
 
     creator: Mapped[User] = relationship()
     event: Mapped[Event | None] = relationship()

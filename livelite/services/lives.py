@@ -109,6 +109,9 @@ def check_can_start(user: User) -> None:
     )
     if live_count >= get_setting("MAX_CONCURRENT_LIVES"):
         raise Conflict(_("The site has as many lives as it can carry right now. Try again in a few minutes."))
+    from livelite.services import replays
+
+    replays.check_quota(user)
     needed = get_setting("MIN_FREE_DISK_MB") * 1024 * 1024
     if free_disk_bytes() < needed:
         raise Conflict(

@@ -239,6 +239,17 @@ def describe(row: Notification) -> str:
         return _("Your video is ready: “%(caption)s”", caption=data.get("caption") or _("untitled"))
     if row.kind == "video_failed":
         return _("Your video could not be converted. Open it to see why, then try another file.")
+    # Replays (services.replays).
+    if row.kind == "replay_ready":
+        return _(
+            "The replay of your live “%(title)s” is ready. It is private until you share it.", title=title
+        )
+    if row.kind == "replay_expiring":
+        return _(
+            "The replay of “%(title)s” will be deleted on %(date)s. Download it or post it to keep it.",
+            title=title,
+            date=_date(data.get("expires_at")),
+        )
     # The live room (services.moderators, services.reports).
     if row.kind == "moderator_added":
         return _("%(name)s made you a moderator of their lives.", name=name)
@@ -330,6 +341,17 @@ def _cashout_money(data: dict) -> str:
 def _clip(text: str, limit: int = 280) -> str:
     """A long note cut for the list; the whole of it is on the page the item opens."""
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _date(iso: str | None) -> str:
+    """A day written into a sentence (a replay's deletion date)."""
+    if not iso:
+        return ""
+    from datetime import datetime
+
+    from flask_babel import format_date
+
+    return format_date(datetime.fromisoformat(iso), "long")
 
 
 def _when(data: dict) -> str:

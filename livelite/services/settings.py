@@ -57,6 +57,9 @@ SETTINGS: dict[str, SettingSpec] = {
         int, _l("Money paid for 100 diamonds (cents)"), 0, 100_000
     ),
     "GIFT_COMBO_SECONDS": SettingSpec(int, _l("Seconds in which repeated gifts combine"), 1, 60),
+    "REPLAY_RETENTION_DAYS": SettingSpec(int, _l("Days replays are kept (0: until deleted)"), 0, 36_500),
+    "REPLAY_WARNING_DAYS": SettingSpec(int, _l("Days before deletion when a replay’s owner is told"), 0, 365),
+    "STORAGE_QUOTA_MB": SettingSpec(int, _l("Storage per person for replays and videos (MB, 0: no limit)"), 0, 100_000_000),
 }
 
 

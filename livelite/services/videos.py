@@ -25,8 +25,6 @@ their files by the ``expire_stories`` job.
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,6 +40,7 @@ from livelite.extensions import db
 from livelite.media import images, transcode
 from livelite.media.manager import ffmpeg_path, run_blocking
 from livelite.media.storage import FileTooLarge
+from livelite.media.workqueue import WorkQueue
 from livelite.models import Event, EventStatus, Follow, MediaType, User, Video, VideoKind, VideoStatus
 from livelite.models.base import utcnow
 from livelite.services import events as events_service
@@ -227,6 +226,9 @@ def upload(
         raise ValidationFailed({"kind": [_("Choose a video or a story.")]}) from None
     caption = _clean_caption(caption)
     event = _check_event(user, event_id, now)
+    from livelite.services import replays
+
+    replays.check_quota(user)
     if stream is None:
         raise ValidationFailed({UPLOAD_FIELD: [_("Choose a file to upload.")]})
 
@@ -436,13 +438,19 @@ def _tell_creator(video: Video) -> None:
     )
 
 
+def _drop_source(video: Video, source: str | None) -> None:
+    """Delete an upload once converted; a replay's MP4 (``source_shared``) is not ours."""
+    if not video.source_shared:
+        storage().delete(source)
+
+
 def _fail(video: Video, code: str) -> Video:
     source = video.source_path
     video.status = VideoStatus.FAILED
     video.error = code
     video.source_path = None
     db.session.commit()
-    storage().delete(source)
+    _drop_source(video, source)
     _emit(video)
     _tell_creator(video)
     return video
@@ -492,6 +500,8 @@ def process(video_id: int, *, on_start=None, stopping=None) -> Video | None:
             log_path=log_path,
             on_progress=on_progress,
             on_start=on_start,
+            start_s=video.trim_start_s,
+            length_s=duration if video.trim_start_s is not None else None,
         )
         probe = run_blocking(transcode.probe, target)
         if not probe.ok:
@@ -528,7 +538,7 @@ def process(video_id: int, *, on_start=None, stopping=None) -> Video | None:
     video.ready_at = utcnow()
     video.source_path = None
     db.session.commit()
-    storage().delete(source_rel)
+    _drop_source(video, source_rel)
     _emit(video)
     _tell_creator(video)
     log.info("video %s ready (%.1f s, %s bytes)", video.id, video.duration_s or 0, video.size_bytes)
@@ -546,79 +556,17 @@ def pending_ids() -> list[int]:
     )
 
 
-class VideoQueue:
-    """The conversions of this process: a FIFO and ``workers`` green threads (or
-    threads) taking from it, so at most that many ffmpeg run at once.
+class VideoQueue(WorkQueue):
+    """The conversions of this process (media.workqueue): at most VIDEO_WORKERS
+    ffmpeg at once; at start, what a previous process left PROCESSING is queued again."""
 
-    Until ``start`` (the server does it; tests never do), ``submit`` only notes
-    nothing: a PROCESSING row is picked up at the next start (``recover``).
-    """
+    name = "video"
 
-    def __init__(self, app: Flask, workers: int):
-        self.app = app
-        self.workers = max(1, workers)
-        self.pending: queue.Queue[int | None] = queue.Queue()
-        self.queued: set[int] = set()
-        self.running: set = set()  # ffmpeg processes now converting
-        self.lock = threading.Lock()
-        self.started = False
-        self.stopping = False
+    def handle(self, video_id: int) -> None:
+        process(video_id, on_start=self._started, stopping=lambda: self.stopping)
 
-    def start(self, spawn) -> None:
-        """``spawn(func)`` starts a background task (socketio.start_background_task)."""
-        if self.started:
-            return
-        self.started = True
-        for _worker in range(self.workers):
-            spawn(self._work)
-
-    def submit(self, video_id: int) -> bool:
-        if not self.started:
-            return False
-        with self.lock:
-            if video_id in self.queued:
-                return False
-            self.queued.add(video_id)
-        self.pending.put(video_id)
-        return True
-
-    def recover(self) -> int:
-        """Queue every video a previous process left PROCESSING; returns how many."""
-        with self.app.app_context():
-            ids = pending_ids()
-        return sum(1 for video_id in ids if self.submit(video_id))
-
-    def stop(self) -> None:
-        """At shutdown: no new work, and running ffmpeg are killed (their rows stay
-        PROCESSING and are converted again at the next start)."""
-        self.stopping = True
-        self.started = False
-        for _worker in range(self.workers):
-            self.pending.put(None)
-        with self.lock:
-            running = list(self.running)
-        for process in running:
-            if process.poll() is None:
-                process.kill()
-
-    def _started(self, process) -> None:
-        with self.lock:
-            self.running.add(process)
-
-    def _work(self) -> None:
-        while True:
-            video_id = self.pending.get()
-            if video_id is None:
-                return
-            try:
-                with self.app.app_context():
-                    process(video_id, on_start=self._started, stopping=lambda: self.stopping)
-            except Exception:
-                log.exception("video %s: conversion crashed", video_id)
-            finally:
-                with self.lock:
-                    self.queued.discard(video_id)
-                    self.running = {p for p in self.running if p.poll() is None}
+    def pending(self) -> list[int]:
+        return pending_ids()
 
 
 def queue_of(app: Flask) -> VideoQueue:
@@ -631,7 +579,9 @@ def queue_of(app: Flask) -> VideoQueue:
 
 # -- deleting and expiring -----------------------------------------------------------
 def _remove(video: Video) -> None:
-    paths = {video.file_path, video.thumbnail_path, video.source_path}
+    paths = {video.file_path, video.thumbnail_path}
+    if not video.source_shared:
+        paths.add(video.source_path)
     db.session.delete(video)
     db.session.commit()
     for path in paths:

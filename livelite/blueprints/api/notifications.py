@@ -27,6 +27,8 @@ class NotificationSchema(ma.Schema):
                 "video_ready",
                 "video_failed",
                 "guest_invite",
+                "replay_ready",
+                "replay_expiring",
             ]
         }
     )

@@ -32,6 +32,10 @@ def target_url(row) -> str:
         video_id = json.loads(row.data or "{}").get("video_id")
         if video_id:
             return url_for("videos.show", video_id=video_id)
+    if row.kind in ("replay_ready", "replay_expiring"):
+        replay_id = json.loads(row.data or "{}").get("replay_id")
+        if replay_id:
+            return url_for("replays.index", _anchor=f"replay-{replay_id}")
     if row.kind == "guest_invite" and row.live_id:
         return url_for("studio.guest", live_id=row.live_id)
     if row.live_id:

@@ -16,6 +16,7 @@ def register_all(app: Flask) -> None:
     from livelite.blueprints.notifications import bp as notifications_bp
     from livelite.blueprints.profiles import bp as profiles_bp
     from livelite.blueprints.push import bp as push_bp
+    from livelite.blueprints.replays import bp as replays_bp
     from livelite.blueprints.settings import bp as settings_bp
     from livelite.blueprints.studio import bp as studio_bp
     from livelite.blueprints.videos import bp as videos_bp
@@ -37,6 +38,7 @@ def register_all(app: Flask) -> None:
         videos_bp,
         earnings_bp,
         wallet_bp,
+        replays_bp,
     ):
         app.register_blueprint(bp)
     register_api(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import timedelta
 
 from flask import (
     abort,
@@ -13,7 +14,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     session,
     url_for,
 )
@@ -21,14 +21,17 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from livelite.blueprints.lives import bp
+from livelite.blueprints.media_files.sending import MEDIA_NAME_RE, PLAYLIST_TYPE
+from livelite.blueprints.media_files.sending import send_media as _send_media
 from livelite.extensions import limiter
 from livelite.forms import Form
 from livelite.media import hls
-from livelite.services import lives, policy, room
+from livelite.models import LiveStatus
+from livelite.models.base import utcnow
+from livelite.services import lives, policy, replays, room
 
-# Only names ffmpeg writes for us; anything else (logs, temp files, ../) is refused.
-MEDIA_NAME_RE = re.compile(r"^run-\d{4}(?:-init\.mp4|-\d{5}\.m4s)$")
-PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+# After the end, people who were watching still get the last seconds for this long.
+ENDED_GRACE = timedelta(minutes=2)
 
 
 def _viewer():
@@ -44,6 +47,32 @@ def _watchable(live_id: int):
     return live
 
 
+def _viewable_replay(live):
+    """The ended live's replay if this person may watch it, else None."""
+    replay = replays.replay_of_live(live)
+    return replay if replay is not None and replays.can_view(replay, _viewer()) else None
+
+
+def _in_grace(live) -> bool:
+    return live.ended_at is not None and utcnow() - live.ended_at <= ENDED_GRACE
+
+
+def _recording_watchable(live_id: int):
+    """The live whose playlist or segments are asked for. Once it has ended its
+    recording is the replay's, and a private replay must not be reachable here: only
+    people who may watch the replay (services.replays.can_view), or, for ENDED_GRACE
+    after the end, people who could watch the live, so the last seconds still play.
+    Anyone else: 404, as the replay's own routes answer."""
+    live = lives.get_live(live_id)
+    if live.status != LiveStatus.ENDED:
+        return _watchable(live_id)
+    if _viewable_replay(live) is not None:
+        return live
+    if _in_grace(live):
+        return _watchable(live_id)
+    abort(404)
+
+
 @bp.route("/lives/<int:live_id>")
 def watch(live_id: int):
     """The viewer page: hls.js player, live badge, viewer count, ended state."""
@@ -52,14 +81,20 @@ def watch(live_id: int):
         # Kept in the cookie so that every tab of this browser counts as one viewer:
         # a Socket.IO connection only reads the session (lives/events.py).
         session.setdefault("visitor_id", uuid.uuid4().hex)
-    return render_template("lives/watch.html", live=live, invite=request.args.get("invite"))
+    # Once it has ended: a link to its replay for those who may watch it, and its
+    # recording only for them (or, just after the end, for everyone who was watching).
+    replay = _viewable_replay(live) if live.status == LiveStatus.ENDED else None
+    playable = live.status != LiveStatus.ENDED or replay is not None or _in_grace(live)
+    return render_template(
+        "lives/watch.html", live=live, invite=request.args.get("invite"), replay=replay, playable=playable
+    )
 
 
 @bp.route("/lives/<int:live_id>/feeds/<int:feed_id>/index.m3u8")
 @limiter.exempt
 def playlist(live_id: int, feed_id: int):
     """The feed's playlist, assembled from its ffmpeg runs; never cached."""
-    live = _watchable(live_id)
+    live = _recording_watchable(live_id)
     feed = lives.get_feed(live, feed_id)
     media = current_app.extensions["livelite.media"]
     ended = not (live.is_live and feed.active)
@@ -81,7 +116,7 @@ def media_file(live_id: int, feed_id: int, name: str):
     """Init and media segments: immutable once written, Range supported."""
     if not MEDIA_NAME_RE.match(name):
         abort(404)
-    live = _watchable(live_id)
+    live = _recording_watchable(live_id)
     feed = lives.get_feed(live, feed_id)
     relative = f"{feed.media_dir}/{name}"
     mimetype = "video/mp4" if name.endswith(".mp4") else "video/iso.segment"
@@ -95,23 +130,6 @@ def preview(live_id: int):
     if not live.preview_path:
         abort(404)
     return _send_media(live.preview_path, "image/jpeg", "no-cache")
-
-
-def _send_media(relative: str, mimetype: str, cache_control: str):
-    storage = current_app.extensions["livelite.storage"]
-    path = storage.path(relative)
-    if path is None or not path.is_file():
-        abort(404)
-    prefix = current_app.config.get("X_ACCEL_REDIRECT_PREFIX")
-    if prefix:
-        # nginx serves the bytes; we keep the permission check.
-        response = make_response("")
-        response.headers["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + relative
-        response.headers["Content-Type"] = mimetype
-    else:
-        response = send_file(path, mimetype=mimetype, conditional=True, etag=True, max_age=0)
-    response.headers["Cache-Control"] = cache_control
-    return response
 
 
 @bp.route("/settings/stream", methods=["GET"])

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from flask import (
     abort,
-    current_app,
     flash,
     jsonify,
-    make_response,
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from livelite.blueprints.media_files.sending import send_media
 from livelite.blueprints.videos import bp
 from livelite.blueprints.videos.forms import VideoForm
 from livelite.extensions import limiter
@@ -154,22 +152,11 @@ def show(video_id: int):
     )
 
 
-def _send(video, relative: str | None, mimetype: str):
-    storage = current_app.extensions["livelite.storage"]
-    path = storage.path(relative) if relative else None
-    if path is None or not path.is_file():
+def _send(relative: str | None, mimetype: str):
+    if not relative:
         abort(404)
-    prefix = current_app.config.get("X_ACCEL_REDIRECT_PREFIX")
-    if prefix:
-        response = make_response("")
-        response.headers["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + relative
-        response.headers["Content-Type"] = mimetype
-    else:
-        # conditional=True answers Range requests (seeking) and If-None-Match.
-        response = send_file(path, mimetype=mimetype, conditional=True, etag=True, max_age=0)
     # Stories expire and videos can be deleted: private caching, revalidated.
-    response.headers["Cache-Control"] = "private, max-age=3600"
-    return response
+    return send_media(relative, mimetype, "private, max-age=3600")
 
 
 @bp.route("/v/<int:video_id>/file")
@@ -180,14 +167,14 @@ def file(video_id: int):
     if video.status != VideoStatus.READY:
         abort(404)
     mimetype = "image/jpeg" if video.media_type == MediaType.PHOTO else "video/mp4"
-    return _send(video, video.file_path, mimetype)
+    return _send(video.file_path, mimetype)
 
 
 @bp.route("/v/<int:video_id>/thumb.jpg")
 @limiter.exempt
 def thumbnail(video_id: int):
     video = videos.get_visible(video_id, _viewer())
-    return _send(video, video.thumbnail_path, "image/jpeg")
+    return _send(video.thumbnail_path, "image/jpeg")
 
 
 @bp.route("/v/<int:video_id>/delete", methods=["POST"])

@@ -50,6 +50,7 @@ def register(app: Flask) -> None:
         lives,
         notifications,
         push,
+        replays,
         room,
         tokens,
         users,
@@ -85,6 +86,7 @@ def register(app: Flask) -> None:
         gifts,
         cashouts,
         wallet,
+        replays,
     ):
         csrf.exempt(module.bp)
         # Blueprints are module-level objects: a second create_app in the same process

@@ -42,6 +42,8 @@ class DefaultConfig:
     REMEMBER_COOKIE_DURATION_DAYS = 30
     # Behind nginx: trust one proxy's X-Forwarded-* headers.
     PROXY_FIX = False
+    # GET /metrics answers loopback clients, and others sending this as a Bearer token.
+    METRICS_TOKEN: str | None = None
 
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 

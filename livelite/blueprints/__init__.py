@@ -13,6 +13,7 @@ def register_all(app: Flask) -> None:
     from livelite.blueprints.lives import bp as lives_bp
     from livelite.blueprints.main import bp as main_bp
     from livelite.blueprints.media_files import bp as media_bp
+    from livelite.blueprints.metrics import bp as metrics_bp
     from livelite.blueprints.notifications import bp as notifications_bp
     from livelite.blueprints.profiles import bp as profiles_bp
     from livelite.blueprints.push import bp as push_bp
@@ -39,6 +40,7 @@ def register_all(app: Flask) -> None:
         earnings_bp,
         wallet_bp,
         replays_bp,
+        metrics_bp,
     ):
         app.register_blueprint(bp)
     register_api(app)

@@ -343,6 +343,25 @@ def test_a_crash_before_the_replay_is_made_is_caught_up_by_the_sweep(site, monke
         assert replays.sweep() == 0 and count(Replay) == 1
 
 
+def test_lives_that_recorded_nothing_do_not_hide_a_crash_from_the_sweep(site, monkeypatch):
+    """Lives that ended with nothing recorded never get a replay, so every sweep sees
+    them again: a small sweep must still reach the newer live a crash left behind."""
+    app = site
+    for title in ("Never started", "Camera refused"):
+        empty = start(app, title=title)
+        open_feed(app, empty, "maker")  # a feed, but the page never sent a byte
+        end(app, empty)
+    live_id = start(app)
+    publish_fast(app, live_id)
+    with monkeypatch.context() as patched:
+        patched.setattr(replays, "create_for_live", lambda _live_id: None)
+        end(app, live_id)
+    with app.app_context():
+        assert replays.sweep(limit=1) == 1
+        assert replays.replay_of_live(lives.get_live(live_id)) is not None
+        assert count(Replay) == 1
+
+
 def test_two_makers_racing_for_one_live_leave_one_replay_and_no_stray_files(site, monkeypatch):
     """The listener and a sweep (or two processes) both making the replay: the unique
     index picks one; the other's thumbnail and folder are removed."""

@@ -50,6 +50,7 @@ from livelite.media.manager import ffmpeg_path, run_blocking
 from livelite.media.workqueue import WorkQueue
 from livelite.models import (
     ChatMessage,
+    Feed,
     FileStatus,
     Follow,
     Live,
@@ -282,14 +283,17 @@ def _tell_owner(replay: Replay) -> None:
 
 
 def sweep(limit: int = 100) -> int:
-    """Replays a crash prevented: lives ended (within the retention period) with no
-    replay row. Called at start and by the retention job; returns how many were made."""
+    """Replays a crash prevented: lives ended (within the retention period) with a
+    feed and no replay row. Called at start and by the retention job; returns how many
+    were made. Newest first: lives whose feeds recorded nothing stay without a replay
+    and are looked at again each time, so they must not hide a recent crash's live."""
     days = get_setting("REPLAY_RETENTION_DAYS")
+    recorded = select(Feed.id).where(Feed.live_id == Live.id, Feed.media_dir.is_not(None)).exists()
     query = (
         select(Live.id)
         .outerjoin(Replay, Replay.live_id == Live.id)
-        .where(Live.status == LiveStatus.ENDED, Replay.id.is_(None))
-        .order_by(Live.id)
+        .where(Live.status == LiveStatus.ENDED, Replay.id.is_(None), recorded)
+        .order_by(Live.id.desc())
         .limit(limit)
     )
     if days:

@@ -245,7 +245,7 @@ def create_for_live(live_id: int) -> Replay | None:
         db.session.commit()
     except IntegrityError:  # another process made it first
         db.session.rollback()
-        storage().delete(replay.thumbnail_path or f"{files_dir}/none")
+        shutil.rmtree(_root() / files_dir, ignore_errors=True)  # our thumbnail, not theirs
         return db.session.scalar(select(Replay).where(Replay.live_id == live_id))
     _tell_owner(replay)
     queue = queue_of(current_app._get_current_object())
@@ -540,26 +540,18 @@ def pending_keys(replay: Replay | None = None) -> list[tuple[str, int]]:
 
 
 def make_pending() -> int:
-    """Make every pending file now, in this thread (CLI, tests); returns how many ran."""
+    """Make every pending file now, in this thread (CLI, tests); returns how many ran.
+    Stops at the first file that does not end READY (it would come back pending)."""
     done = 0
-    while True:
-        keys = pending_keys()
-        if not keys:
-            return done
+    while keys := pending_keys():
         kind, key = keys[0]
-        before = done
-        if kind == "mp4":
-            row = make_mp4(key)
-            done += 1 if row is not None else 0
-            if row is not None and row.mp4_status != FileStatus.READY:
-                return done
-        else:
-            row = make_composed(key)
-            done += 1 if row is not None else 0
-            if row is not None and row.composed_status != FileStatus.READY:
-                return done
-        if done == before:
+        row = make_mp4(key) if kind == "mp4" else make_composed(key)
+        if row is None:
             return done
+        done += 1
+        if (row.mp4_status if kind == "mp4" else row.composed_status) != FileStatus.READY:
+            return done
+    return done
 
 
 class ReplayQueue(WorkQueue):

@@ -122,6 +122,8 @@ class DefaultConfig:
     # A live's room is told its viewer count at most this often (joins and leaves in
     # between are summed up in the next count).
     VIEWERS_BROADCAST_SECONDS = 1.0
+    # How often each live's viewer count and likes are stored for its analytics.
+    ANALYTICS_SAMPLE_SECONDS = 15.0
     CHAT_MAX_LENGTH = 300
     CHAT_MESSAGES_PER_10S = 5
     QUESTION_INTERVAL_SECONDS = 60

@@ -64,18 +64,30 @@ def replay_retention(app: Flask) -> None:
         replays.sweep()
 
 
+def sample_lives(app: Flask) -> None:
+    """Viewer counts and likes of every live now, for analytics (services.analytics)."""
+    from livelite.services import analytics
+
+    with app.app_context():
+        analytics.sample(app.extensions["livelite.presence"])
+
+
 JOBS = (
     ("media", 2.0, media_tick),
     ("guest_feeds", 5.0, guest_feeds),
     ("reminders", 30.0, send_reminders),
     ("stories", 60.0, expire_stories),
     ("replays", 600.0, replay_retention),
+    ("analytics", None, sample_lives),  # every ANALYTICS_SAMPLE_SECONDS
 )
 
 
 def run_forever(app: Flask, sleep) -> None:
     """The scheduler loop; ``sleep`` is socketio.sleep so it yields to eventlet."""
-    jobs = [Job(name, every, func) for name, every, func in JOBS]
+    jobs = [
+        Job(name, every if every is not None else float(app.config["ANALYTICS_SAMPLE_SECONDS"]), func)
+        for name, every, func in JOBS
+    ]
     while True:
         now = time.monotonic()
         for job in jobs:

@@ -107,6 +107,11 @@ class Presence:
                 del self._by_live[live_id]
             return live_id, count
 
+    def identity_of(self, sid: str) -> str | None:
+        with self._lock:
+            found = self._by_sid.get(sid)
+            return found[1] if found else None
+
     def sids_of(self, live_id: int, identity: str) -> list[str]:
         with self._lock:
             return list(self._by_live.get(live_id, {}).get(identity, ()))

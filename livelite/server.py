@@ -35,6 +35,12 @@ def serve(app: Flask) -> int:
     from livelite.models import User
 
     ensure_database(app)
+    from livelite.services import analytics
+
+    # Before the lives are closed: attendance rows left open end at their last sample,
+    # not now (closing a recovered live would close them at the restart's time).
+    with app.app_context():
+        analytics.recover_attendance()
     media = app.extensions["livelite.media"]
     recovered = media.recover()
     if recovered:

@@ -2,6 +2,8 @@
 
 from livelite.models.access import AccessRequest, AccessRequestStatus
 from livelite.models.accounts import ApiToken, Follow, Role, User
+from livelite.models.analytics import Attendance, LiveSample
+from livelite.models.classes import GroupMember, MemberGroup
 from livelite.models.economy import (
     AccountKind,
     CashoutRequest,
@@ -41,14 +43,16 @@ from livelite.models.room import (
     RoomSettings,
     SanctionKind,
 )
-from livelite.models.settings import SiteSetting
+from livelite.models.settings import RegistrationInvite, SiteSetting
 from livelite.models.videos import MediaType, Video, VideoKind, VideoStatus
+from livelite.models.webhooks import DeliveryStatus, Webhook, WebhookDelivery
 
 __all__ = [
     "AccessRequest",
     "AccessRequestStatus",
     "AccountKind",
     "ApiToken",
+    "Attendance",
     "BlockedWord",
     "CashoutRequest",
     "CashoutStatus",
@@ -56,6 +60,7 @@ __all__ = [
     "CoinPackage",
     "CoinRequest",
     "CoinRequestStatus",
+    "DeliveryStatus",
     "Event",
     "EventStatus",
     "Feed",
@@ -65,6 +70,7 @@ __all__ = [
     "Gift",
     "GiftAnimation",
     "GiftSend",
+    "GroupMember",
     "GuestStatus",
     "HostBan",
     "LedgerAccount",
@@ -73,9 +79,11 @@ __all__ = [
     "Live",
     "LiveGoal",
     "LiveGuest",
+    "LiveSample",
     "LiveSanction",
     "LiveStatus",
     "MediaType",
+    "MemberGroup",
     "ModerationEntry",
     "Moderator",
     "Notification",
@@ -83,6 +91,7 @@ __all__ = [
     "Question",
     "QuestionStatus",
     "QuestionVote",
+    "RegistrationInvite",
     "Replay",
     "ReplayFeed",
     "ReplayVisibility",
@@ -101,4 +110,6 @@ __all__ = [
     "VideoStatus",
     "Visibility",
     "Wallet",
+    "Webhook",
+    "WebhookDelivery",
 ]

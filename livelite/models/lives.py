@@ -39,6 +39,15 @@ def new_invite_token() -> str:
     return secrets.token_urlsafe(12)
 
 
+# No 0/O, 1/I/L: a code is read aloud in a class or copied from a board.
+INVITE_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+def new_invite_code() -> str:
+    """Eight characters (31^8 ≈ 8.5e11), shown as XXXX-XXXX; typed at /join."""
+    return "".join(secrets.choice(INVITE_CODE_ALPHABET) for _ in range(8))
+
+
 class Live(db.Model):
     __tablename__ = "lives"
 
@@ -49,6 +58,12 @@ class Live(db.Model):
     visibility: Mapped[Visibility] = mapped_column(_enum(Visibility), default=Visibility.PUBLIC)
     # Needed in the URL of an invite-only live (pages and every media file).
     invite_token: Mapped[str] = mapped_column(String(32), default=new_invite_token)
+    # The same permission as a short code to type (class mode); None on lives made
+    # before codes existed until one is asked for.
+    invite_code: Mapped[str | None] = mapped_column(String(16), unique=True, default=new_invite_code)
+    # Class mode: members of this host's group may watch an invite-only live without
+    # the link or code.
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("member_groups.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

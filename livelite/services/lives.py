@@ -194,6 +194,9 @@ def end_live(live: Live, reason: str) -> Live:
             feed.active = False
             feed.ended_at = now
     db.session.commit()
+    from livelite.services import analytics
+
+    analytics.close_attendance(live.id, at=now)
     return live
 
 

@@ -24,7 +24,7 @@ from flask_socketio import ConnectionRefusedError, emit, join_room
 from livelite.extensions import db, socketio
 from livelite.models import Live, User
 from livelite.realtime import LIVE_NAMESPACE, live_room, member_room, staff_room
-from livelite.services import lives, room, tokens
+from livelite.services import analytics, lives, room, tokens
 from livelite.services.errors import DomainError
 
 
@@ -91,7 +91,11 @@ def on_connect(auth):
         # The host's studio (or their own tab) is not audience: the count is of others.
         count = presence.count(live.id)
     else:
-        count = presence.join(live.id, _identity(user), request.sid)
+        identity = _identity(user)
+        first = not presence.sids_of(live.id, identity)
+        count = presence.join(live.id, identity, request.sid)
+        if first and live.is_live:
+            analytics.attendance_join(live.id, identity)
     emit("room_state", room.state_payload(live, user, count))
     current_app.extensions["livelite.viewer_counts"].changed(live.id)
 
@@ -100,8 +104,11 @@ def on_connect(auth):
 def on_disconnect(*_args):
     _members().pop(request.sid, None)
     presence = current_app.extensions["livelite.presence"]
+    identity = presence.identity_of(request.sid)
     left = presence.leave(request.sid)
     if left is not None:
+        if identity is not None and not presence.sids_of(left[0], identity):
+            analytics.attendance_leave(left[0], identity)
         current_app.extensions["livelite.viewer_counts"].changed(left[0])
 
 

@@ -16,4 +16,6 @@ fi
 [ -x /usr/bin/chromium ] || need_apt chromium fonts-dejavu-core
 .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 .venv/bin/python -m ruff check .
-exec .venv/bin/python -m pytest "$@"
+# One worker per core (LIVELITE_TEST_WORKERS=0 runs in this process); browser tests
+# all go to one worker (tests/conftest.py). The slowest tests are listed at the end.
+exec .venv/bin/python -m pytest -n "${LIVELITE_TEST_WORKERS:-auto}" --dist loadgroup --durations=15 "$@"

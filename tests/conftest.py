@@ -61,6 +61,16 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "real_hashing: keep the app's real (slow) password hashing")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (scripts/test.sh runs ``-n auto --dist loadgroup``), every
+    browser test goes to one worker: they share session servers and Chromium, and two
+    Chromiums racing each other on a small machine only make waits flaky. The other
+    workers run the rest meanwhile."""
+    for item in items:
+        if "e2e" in item.path.relative_to(Path(__file__).parent).parts:
+            item.add_marker(pytest.mark.xdist_group("e2e"))
+
+
 @pytest.fixture(scope="session")
 def migrated_db(tmp_path_factory) -> Path:
     """A SQLite file built by the real migrations, once per session; tests copy it."""

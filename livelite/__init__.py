@@ -35,8 +35,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     _init_extensions(app)
     _register_blueprints(app)
 
-    from livelite import cli, errors, realtime, security, templating, webpush
+    from livelite import cli, errorlog, errors, realtime, security, templating, webpush
 
+    errorlog.init_app(app)  # recent errors for the admin overview
     realtime.init_app(app)
     from livelite.services import room
 

@@ -42,6 +42,9 @@ class DefaultConfig:
     REMEMBER_COOKIE_DURATION_DAYS = 30
     # Behind nginx: trust one proxy's X-Forwarded-* headers.
     PROXY_FIX = False
+    # The site's address as others reach it, e.g. "https://live.example.org": links in
+    # webhook payloads are built on it. None means http://HOST:PORT.
+    PUBLIC_URL: str | None = None
     # GET /metrics answers loopback clients, and others sending this as a Bearer token.
     METRICS_TOKEN: str | None = None
 
@@ -52,6 +55,8 @@ class DefaultConfig:
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = "10 per minute;50 per hour"
     REGISTER_RATE_LIMIT = "5 per minute;30 per hour"
+    # Typing invite codes at /join (class mode): enough for typos, not for guessing.
+    JOIN_RATE_LIMIT = "10 per minute;60 per hour"
 
     LANGUAGES = ("en", "fr")
     BABEL_DEFAULT_LOCALE = "en"
@@ -156,6 +161,8 @@ class DefaultConfig:
     STORAGE_QUOTA_MB = 20480
     # Replay MP4s made at the same time (a remux is light; a composed MP4 re-encodes).
     REPLAY_WORKERS = 1
+    # Webhooks (services.webhooks): how long a receiver has to answer one delivery.
+    WEBHOOK_TIMEOUT_SECONDS = 10.0
 
 
 def instance_path_from_env(default: Path) -> Path:

@@ -72,12 +72,23 @@ def sample_lives(app: Flask) -> None:
         analytics.sample(app.extensions["livelite.presence"])
 
 
+def prune_webhook_deliveries(app: Flask) -> None:
+    """Webhook deliveries older than 30 days leave the log (services.webhooks). The
+    deliveries themselves are sent by their own worker, not here: a slow receiver must
+    not hold up the other jobs."""
+    from livelite.services import webhooks
+
+    with app.app_context():
+        webhooks.prune()
+
+
 JOBS = (
     ("media", 2.0, media_tick),
     ("guest_feeds", 5.0, guest_feeds),
     ("reminders", 30.0, send_reminders),
     ("stories", 60.0, expire_stories),
     ("replays", 600.0, replay_retention),
+    ("webhooks", 3600.0, prune_webhook_deliveries),
     ("analytics", None, sample_lives),  # every ANALYTICS_SAMPLE_SECONDS
 )
 

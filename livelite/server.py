@@ -77,6 +77,12 @@ def serve(app: Flask) -> int:
     from livelite import jobs
 
     socketio.start_background_task(jobs.run_forever, app, socketio.sleep)
+    from livelite.services import webhooks
+
+    # Webhook deliveries go out from their own task, so a slow receiver never delays
+    # the jobs; what the previous run left pending is due at once.
+    webhook_worker = webhooks.worker_of(app)
+    webhook_worker.start(socketio.start_background_task)
     _tune_garbage_collector()
     try:
         _run_eventlet(
@@ -89,6 +95,7 @@ def serve(app: Flask) -> int:
     finally:
         video_queue.stop()
         replay_queue.stop()
+        webhook_worker.stop()
         media.shutdown()
     return 0
 

@@ -304,12 +304,12 @@ def test_first_person_to_register_through_the_form_is_told_they_are_admin(app, c
         assert db.session.scalar(select(User.role).where(User.username == "newcomer")) == Role.ADMIN
 
 
-def test_closed_registration_hides_the_form_and_refuses_posts(site_with_taken, client):
+def test_closed_registration_asks_for_an_invite_code_and_refuses_posts_without(site_with_taken, client):
     with site_with_taken.app_context():
         set_setting("REGISTRATION_OPEN", False)
     page = client.get("/register").get_data(as_text=True)
     assert "Registration is closed on this site. Ask an admin for an account." in page
-    assert 'name="username"' not in page
+    assert 'name="invite_code"' in page
 
     token = meta_csrf_token(page)
     response = client.post("/register", data={**form_data(), "csrf_token": token})

@@ -6,8 +6,10 @@ from flask import Flask
 def register_all(app: Flask) -> None:
     from livelite.blueprints.access import bp as access_bp
     from livelite.blueprints.admin import bp as admin_bp
+    from livelite.blueprints.analytics import bp as analytics_bp
     from livelite.blueprints.api import register as register_api
     from livelite.blueprints.auth import bp as auth_bp
+    from livelite.blueprints.classes import bp as classes_bp
     from livelite.blueprints.earnings import bp as earnings_bp
     from livelite.blueprints.events import bp as events_bp
     from livelite.blueprints.lives import bp as lives_bp
@@ -41,6 +43,8 @@ def register_all(app: Flask) -> None:
         wallet_bp,
         replays_bp,
         metrics_bp,
+        analytics_bp,
+        classes_bp,
     ):
         app.register_blueprint(bp)
     register_api(app)

@@ -97,15 +97,24 @@ def register(
     today: date | None = None,
     role: Role | None = None,
     check_open: bool = True,
+    invite_code: str | None = None,
 ) -> User:
     """Create an account after checking every rule; the first account becomes admin.
 
     All problems are reported at once, per field, so a form can show them together.
+    While registration is closed, a registration invite code (services.registration)
+    still lets one in; a use of it is taken in the transaction that adds the account.
     """
+    from livelite.services import registration
+
     today = today or date.today()
     errors: dict[str, list[str]] = {}
-    if check_open and not get_setting("REGISTRATION_OPEN"):
-        raise PermissionDenied(_("Registration is closed on this site."))
+    needs_invite = check_open and not get_setting("REGISTRATION_OPEN")
+    if needs_invite:
+        if not registration.normalise_code(invite_code):
+            raise PermissionDenied(_("Registration is closed on this site."))
+        if problem := registration.refusal(invite_code):
+            errors["invite_code"] = [problem]
 
     username = normalise_username(username)
     if problems := username_errors(username):
@@ -141,6 +150,11 @@ def register(
     if errors:
         raise ValidationFailed(errors)
 
+    if needs_invite and not registration.take_use(invite_code):
+        db.session.rollback()
+        raise ValidationFailed(
+            {"invite_code": [registration.refusal(invite_code) or _("This invite code has been used up.")]}
+        )
     first = not db.session.scalar(select(func.count()).select_from(User))
     user = User(
         username=username,

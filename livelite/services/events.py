@@ -15,7 +15,7 @@ from livelite.extensions import db
 from livelite.media import images
 from livelite.models import Event, EventStatus, Follow, Live, Rsvp, User
 from livelite.models.base import utcnow
-from livelite.services import lives, notifications, policy
+from livelite.services import lives, notifications, policy, webhooks
 from livelite.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from livelite.services.settings import get_setting
 
@@ -106,6 +106,7 @@ def create_event(
     )
     db.session.add(event)
     db.session.commit()
+    webhooks.event_created(event)
     return event
 
 

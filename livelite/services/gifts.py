@@ -53,7 +53,7 @@ from livelite.models import (
 )
 from livelite.models.base import utcnow
 from livelite.realtime import emit_to_live, emit_to_member
-from livelite.services import guests, ledger, policy, room
+from livelite.services import guests, ledger, policy, room, webhooks
 from livelite.services.admin import require_admin
 from livelite.services.errors import ValidationFailed
 from livelite.services.settings import get_setting
@@ -501,6 +501,7 @@ def send_gift(
     db.session.commit()
     broadcast = _tell_room(live, send)
     _notify_receiver(live, send)
+    webhooks.gift_received(send)
     return Sent(send, True, broadcast)
 
 

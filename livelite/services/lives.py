@@ -135,10 +135,26 @@ def _checked_fields(title: str, visibility) -> tuple[str, Visibility]:
     return title, visibility
 
 
-def create_live(user: User, *, title: str, visibility: str | Visibility = Visibility.PUBLIC) -> Live:
-    """Prepare a live (status scheduled) to start later with ``begin_live``."""
+def _checked_group(user: User, visibility: Visibility, group_id: int | None) -> int | None:
+    from livelite.services import classes
+
+    return classes.group_for_live(user, visibility, group_id)
+
+
+def create_live(
+    user: User,
+    *,
+    title: str,
+    visibility: str | Visibility = Visibility.PUBLIC,
+    group_id: int | None = None,
+) -> Live:
+    """Prepare a live (status scheduled) to start later with ``begin_live``. An
+    invite-only live may be opened to one of the host's groups (class mode)."""
     title, visibility = _checked_fields(title, visibility)
-    live = Live(host_id=user.id, title=title, visibility=visibility, status=LiveStatus.SCHEDULED)
+    group_id = _checked_group(user, visibility, group_id)
+    live = Live(
+        host_id=user.id, title=title, visibility=visibility, status=LiveStatus.SCHEDULED, group_id=group_id
+    )
     db.session.add(live)
     db.session.commit()
     return live
@@ -161,19 +177,32 @@ def begin_live(live: Live, user: User) -> Live:
 
 
 def _announce_start(live: Live) -> None:
-    from livelite.services import notifications
+    from livelite.services import notifications, webhooks
 
     notifications.live_started(live)
+    webhooks.live_started(live)
 
 
-def start_live(user: User, *, title: str, visibility: str | Visibility = Visibility.PUBLIC) -> Live:
+def start_live(
+    user: User,
+    *,
+    title: str,
+    visibility: str | Visibility = Visibility.PUBLIC,
+    group_id: int | None = None,
+) -> Live:
     """Create and start a live at once (the studio's Go LIVE). One live at a time per host."""
     title, visibility = _checked_fields(title, visibility)
+    group_id = _checked_group(user, visibility, group_id)
     if active_live_of(user) is not None:
         raise Conflict(_("You are already live. End that live first."))
     check_can_start(user)
     live = Live(
-        host_id=user.id, title=title, visibility=visibility, status=LiveStatus.LIVE, started_at=utcnow()
+        host_id=user.id,
+        title=title,
+        visibility=visibility,
+        status=LiveStatus.LIVE,
+        started_at=utcnow(),
+        group_id=group_id,
     )
     db.session.add(live)
     db.session.commit()
@@ -197,6 +226,9 @@ def end_live(live: Live, reason: str) -> Live:
     from livelite.services import analytics
 
     analytics.close_attendance(live.id, at=now)
+    from livelite.services import webhooks
+
+    webhooks.live_ended(live)
     return live
 
 
@@ -248,7 +280,8 @@ def get_feed(live: Live, feed_id: int) -> Feed:
 
 # -- who may watch -----------------------------------------------------------
 def can_watch(live: Live, viewer: User | None, invite: str | None = None) -> bool:
-    """Public: anyone. Followers: followers, the host, admins. Invite: the invite token."""
+    """Public: anyone. Followers: followers, the host, admins. Invite: the invite token,
+    or being in the group the host opened the live to (class mode)."""
     # Before is_authenticated: Flask-Login counts a banned (inactive) user as not
     # authenticated, which would let them through as an anonymous visitor.
     if viewer is not None and getattr(viewer, "is_banned", False):
@@ -265,7 +298,11 @@ def can_watch(live: Live, viewer: User | None, invite: str | None = None) -> boo
         if viewer is None or not getattr(viewer, "is_authenticated", False):
             return False
         return db.session.get(Follow, {"follower_id": viewer.id, "followed_id": live.host_id}) is not None
-    return bool(invite) and secrets.compare_digest(invite, live.invite_token)
+    if invite and secrets.compare_digest(invite, live.invite_token):
+        return True
+    from livelite.services import classes
+
+    return classes.is_member(live.group_id, viewer)
 
 
 def require_watch(live: Live, viewer: User | None, invite: str | None = None) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from livelite.extensions import db
-from livelite.models import Event, Follow, Live, Notification, Rsvp, User
+from livelite.models import Event, Follow, Live, Notification, Rsvp, User, Visibility
 from livelite.models.base import utcnow
 from livelite.services.errors import NotFound
 
@@ -131,7 +131,17 @@ def new_follower(follower: User, followed: User) -> None:
 
 
 def live_started(live: Live) -> None:
-    """To the host's followers and to everyone who RSVPed to the live's event."""
+    """To the host's followers and to everyone who RSVPed to the live's event. An
+    invite-only live goes only to the members of the group it is opened to (class
+    mode): nobody else could open it from the notification."""
+    if live.visibility == Visibility.INVITE:
+        from livelite.services import classes
+
+        people = set(classes.member_ids(live.group_id)) if live.group_id else set()
+        people.discard(live.host_id)
+        data = {"title": live.title}
+        notify(people, "live_started", f"live:{live.id}", actor=live.host, live=live, data=data)
+        return
     followers = select(Follow.follower_id).where(Follow.followed_id == live.host_id)
     rsvps = select(Rsvp.user_id).join(Event, Event.id == Rsvp.event_id).where(Event.live_id == live.id)
     people = set(db.session.scalars(followers)) | set(db.session.scalars(rsvps))

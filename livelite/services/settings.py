@@ -140,6 +140,15 @@ def _check_order(key: str, value) -> None:
             )
 
 
+def store_setting(key: str, value) -> None:
+    """Write an already validated value; the caller commits (several at once)."""
+    row = db.session.get(SiteSetting, key)
+    if row is None:
+        db.session.add(SiteSetting(key=key, value=json.dumps(value)))
+    else:
+        row.value = json.dumps(value)
+
+
 def set_setting(key: str, raw) -> object:
     """Validate and store a setting; returns the stored value."""
     value = parse_setting(key, raw)

@@ -142,6 +142,17 @@ def stop_server(server: LiveServer) -> None:
         server.process.wait(timeout=SHUTDOWN_TIMEOUT)
 
 
+def run_seed(server: LiveServer, code: str, *args: str) -> dict | None:
+    """Run ``code`` with the server's environment (its instance and database) in a fresh
+    Python, as a seeding script; the JSON object it prints last, if any, is returned."""
+    result = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=REPO_ROOT, env=server.env, check=True, timeout=120,
+        capture_output=True, text=True,
+    )  # fmt: skip
+    lines = result.stdout.strip().splitlines()
+    return json.loads(lines[-1]) if lines and lines[-1].startswith("{") else None
+
+
 def seed_demo_site(server: LiveServer) -> None:
     """An admin (SEEDED_ADMIN) plus ``flask seed-demo``'s people and follows."""
     username, password = SEEDED_ADMIN

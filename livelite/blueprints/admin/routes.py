@@ -1,4 +1,4 @@
-"""Admin pages. The admin dashboards grow here; for now: people, roles and bans."""
+"""Admin pages: people, roles and bans (the overview is in dashboard.py)."""
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -24,11 +24,6 @@ def _user(user_id: int) -> User:
     if user is None:
         raise NotFound(_("No such user."))
     return user
-
-
-@bp.route("/")
-def index():
-    return redirect(url_for("admin.users"))
 
 
 @bp.route("/users")

@@ -35,6 +35,12 @@ def guard():
     # through the API, say) has nothing a forged request could ride on.
     if request.method not in SAFE_METHODS and g.get("api_token") is None and current_user.is_authenticated:
         csrf.protect()
+    # Admin operations refuse everyone else before reading the body, so a non-admin
+    # learns nothing from validation errors (each service checks the role again).
+    if request.path.startswith("/api/v1/admin/") and current_user.is_authenticated:
+        from livelite.services.admin import require_admin
+
+        require_admin(current_user)
 
 
 def register(app: Flask) -> None:
@@ -42,7 +48,10 @@ def register(app: Flask) -> None:
         access,
         accounts,
         admin,
+        admin_dashboard,
+        analytics,
         cashouts,
+        classes,
         docs,
         events,
         feed,
@@ -56,6 +65,7 @@ def register(app: Flask) -> None:
         users,
         videos,
         wallet,
+        webhooks,
     )
 
     api.spec.components.security_scheme(
@@ -79,6 +89,7 @@ def register(app: Flask) -> None:
         push,
         tokens,
         admin,
+        admin_dashboard,
         access,
         videos,
         feed,
@@ -87,6 +98,9 @@ def register(app: Flask) -> None:
         cashouts,
         wallet,
         replays,
+        webhooks,
+        classes,
+        analytics,
     ):
         csrf.exempt(module.bp)
         # Blueprints are module-level objects: a second create_app in the same process

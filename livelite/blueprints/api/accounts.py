@@ -31,6 +31,10 @@ class RegisterSchema(ma.Schema):
     email = ma.fields.Str(required=True)
     password = ma.fields.Str(required=True, load_only=True)
     birth_date = ma.fields.Date(required=True)
+    invite_code = ma.fields.Str(
+        load_only=True,
+        metadata={"description": "A registration invite code; needed while registration is closed."},
+    )
 
 
 class ProfileUpdateSchema(ma.Schema):

@@ -37,6 +37,12 @@ class LiveSchema(ma.Schema):
     viewer_count = ma.fields.Int(allow_none=True)
     feeds = ma.fields.List(ma.fields.Nested(FeedSchema))
     invite_token = ma.fields.Str(metadata={"description": "Only for the host."})
+    invite_code = ma.fields.Str(
+        metadata={"description": "Only for the host of an invite-only live: XXXX-XXXX, typed at /join."}
+    )
+    group_id = ma.fields.Int(
+        allow_none=True, metadata={"description": "Only for the host: the group whose members may watch."}
+    )
 
 
 class StartLiveSchema(ma.Schema):
@@ -46,6 +52,11 @@ class StartLiveSchema(ma.Schema):
     )
     start = ma.fields.Bool(
         load_default=True, metadata={"description": "false: create it scheduled, start it later with /start."}
+    )
+    group_id = ma.fields.Int(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Invite-only lives: one of your groups (/groups), whose members may watch."},
     )
 
 
@@ -105,6 +116,11 @@ def live_payload(live, invite=None) -> dict:
     }
     if viewer is not None and (viewer.id == live.host_id or viewer.is_admin):
         data["invite_token"] = live.invite_token
+        data["group_id"] = live.group_id
+        if live.visibility == Visibility.INVITE:
+            from livelite.services import classes
+
+            data["invite_code"] = classes.format_code(classes.ensure_code(live))
     return data
 
 
@@ -130,9 +146,13 @@ def start_live(data):
     sends media over Socket.IO (/publish) or RTMP."""
     if not data["start"]:
         return live_payload(
-            lives.create_live(current_user, title=data["title"], visibility=data["visibility"])
+            lives.create_live(
+                current_user, title=data["title"], visibility=data["visibility"], group_id=data["group_id"]
+            )
         )
-    live = lives.start_live(current_user, title=data["title"], visibility=data["visibility"])
+    live = lives.start_live(
+        current_user, title=data["title"], visibility=data["visibility"], group_id=data["group_id"]
+    )
     current_app.extensions["livelite.media"].notify("live_started", live.id, {})
     return live_payload(live)
 

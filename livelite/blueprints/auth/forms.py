@@ -34,6 +34,17 @@ class RegisterForm(Form):
         description=_l("Used only to apply age rules; never shown."),
         render_kw={"autocomplete": "bday"},
     )
+    # Shown while registration is closed (invite-only); services.registration checks it.
+    invite_code = StringField(
+        _l("Invite code"),
+        description=_l("Registration is by invitation: enter the code an admin gave you."),
+        render_kw={
+            "autocomplete": "off",
+            "maxlength": 32,
+            "autocapitalize": "characters",
+            "spellcheck": "false",
+        },
+    )
     submit = SubmitField(_l("Create account"))
 
 

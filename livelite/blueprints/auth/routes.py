@@ -41,6 +41,7 @@ def register():
                 email=form.email.data or "",
                 password=form.password.data or "",
                 birth_date=form.birth_date.data,
+                invite_code=form.invite_code.data,
             )
         except DomainError as exc:
             if not form.add_errors(exc, only_empty=True):

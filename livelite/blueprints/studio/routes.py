@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from livelite.blueprints.studio import bp
 from livelite.forms import Form
 from livelite.models import Visibility
-from livelite.services import guests, lives, policy, room
+from livelite.services import classes, guests, lives, policy, room
 from livelite.services.errors import DomainError
 from livelite.services.settings import get_setting
 
@@ -23,6 +23,10 @@ def studio():
         decision=decision,
         active=active,
         visibilities=list(Visibility),
+        groups=classes.groups_of(current_user),
+        active_code=classes.format_code(classes.ensure_code(active))
+        if active and active.visibility == Visibility.INVITE
+        else "",
         max_kbps=current_app.config["MAX_INGEST_KBPS"],
     )
 

@@ -32,6 +32,8 @@
   var recorder = null, socket = null, liveId = null, feedId = null, recorderId = null;
   var mime = null, seq = 0, queue = [], sending = false, live = false, stopped = false;
   var startedAt = null, timerHandle = null, inviteToken = d.activeInvite || null;
+  var inviteCode = d.activeCode || null;
+  var groupField = $("[data-group-field]");
   var guestLive = d.guestLive ? Number(d.guestLive) : null;
 
   function say(text) { statusLine.textContent = text || ""; }
@@ -305,9 +307,12 @@
       } else if (d.activeLive) {
         liveId = Number(d.activeLive);
       } else {
-        var created = await api(d.apiLives, { title: title, visibility: form.visibility.value });
+        var body = { title: title, visibility: form.visibility.value };
+        if (body.visibility === "invite" && form.group_id && form.group_id.value) body.group_id = Number(form.group_id.value);
+        var created = await api(d.apiLives, body);
         liveId = created.id;
         inviteToken = created.visibility === "invite" ? created.invite_token : null;
+        inviteCode = created.visibility === "invite" ? created.invite_code : null;
         if (created.started_at) startedAt = Date.parse(created.started_at);
       }
     } catch (err) {
@@ -318,8 +323,9 @@
     if (watchLink) {
       watchLink.href = d.watchUrl.replace(/0$/, String(liveId)) + (inviteToken ? "?invite=" + encodeURIComponent(inviteToken) : "");
       watchLink.hidden = false;
-      $("[data-invite-hint]").hidden = !inviteToken;
+      showInvitation(watchLink.href);
     }
+    showAttendance(liveId);
     root.dataset.liveId = liveId;
     startRecorder();
     connect();
@@ -346,6 +352,37 @@
     };
     recorder.stop();
   });
+
+  // Invite-only: the link and the short code (typed at /join), with copy buttons.
+  function showInvitation(href) {
+    var box = $("[data-invite-box]");
+    if (!box) return;
+    box.hidden = !inviteToken;
+    if (!inviteToken) return;
+    $("[data-invite-link]").value = new URL(href, window.location.href).href;
+    $("[data-invite-code]").value = inviteCode || "";
+    $("[data-invite-code]").closest(".field").hidden = !inviteCode;
+  }
+
+  // Who came (services/classes.py), during the live and after it.
+  function showAttendance(id) {
+    var attendance = $("[data-attendance-link]");
+    if (!attendance || !d.attendanceUrl || !id) return;
+    attendance.href = d.attendanceUrl.replace(/\/0\//, "/" + id + "/");
+    attendance.hidden = false;
+  }
+
+  // A group can only be let into an invite-only live.
+  function syncGroupField() {
+    if (groupField && form.visibility) groupField.hidden = form.visibility.value !== "invite";
+  }
+  if (form.visibility) form.visibility.addEventListener("change", syncGroupField);
+  syncGroupField();
+  // Back in the studio during an invite-only live: the invitation is at hand at once.
+  if (d.activeLive && inviteToken) {
+    showInvitation(d.watchUrl.replace(/0$/, d.activeLive) + "?invite=" + encodeURIComponent(inviteToken));
+  }
+  if (d.activeLive && !guestLive) showAttendance(d.activeLive);
 
   cameraSelect.addEventListener("change", function () { if (!live) refreshPreview(); });
   micSelect.addEventListener("change", function () { if (!live) refreshPreview(); });

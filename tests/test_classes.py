@@ -413,3 +413,140 @@ def test_class_mode_operations_are_in_the_openapi_document(client):
         assert methods <= set(paths[path]), path
     start = paths["/api/v1/lives"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert start["$ref"].endswith("/StartLive")
+
+
+# -- scheduled classes (events) ----------------------------------------------------------
+def _event_fields(**extra) -> dict:
+    """The event form filled in UTC: starts five minutes from now (GO LIVE is open)."""
+    start = datetime.now(UTC) + timedelta(minutes=5)
+    return {
+        "title": "Fractions",
+        "description": "Bring a ruler",
+        "starts_at": start.strftime("%Y-%m-%dT%H:%M"),
+        "timezone": "UTC",
+        "duration_minutes": "60",
+        **extra,
+    }
+
+
+def test_a_scheduled_class_goes_live_invite_only_for_its_group(app, site):
+    from livelite.models import Event, Live, Visibility
+
+    teacher = login(app, "teacher")
+    page = teacher.get("/events/new").get_data(as_text=True)
+    assert "Who can watch" in text_of(page) and "Class 4B" in page
+    assert "Other class" not in page  # only the teacher's own groups are offered
+    response = submit(
+        teacher,
+        "/events/new",
+        _event_fields(visibility="invite", group_id=str(site["group"])),
+        follow_redirects=True,
+    )
+    html = response.get_data(as_text=True)
+    assert "Your event is scheduled." in flashes(html)
+    assert "Class: Class 4B" in text_of(html)
+    with app.app_context():
+        event = db.session.query(Event).one()
+        assert (event.visibility, event.group_id) == (Visibility.INVITE, site["group"])
+        event_id = event.id
+    # Others see that it is invite only, not the group's name.
+    other_view = login(app, "stranger").get(f"/events/{event_id}").get_data(as_text=True)
+    assert "Invite only" in text_of(other_view) and "Class 4B" not in other_view
+
+    # The edit form shows the choice made.
+    form = find_form(teacher.get(f"/events/{event_id}/edit").get_data(as_text=True)).values()
+    assert (form["visibility"], form["group_id"]) == ("invite", str(site["group"]))
+
+    response = submit(teacher, f"/events/{event_id}", action=f"/events/{event_id}/go-live")
+    assert response.status_code == 302 and response.location.endswith("/studio")
+    with app.app_context():
+        live = db.session.get(Live, db.session.get(Event, event_id).live_id)
+        assert live.is_live and (live.visibility, live.group_id) == (Visibility.INVITE, site["group"])
+        live_id = live.id
+        told = set(
+            db.session.scalars(
+                db.select(Notification.user_id).where(
+                    Notification.live_id == live_id, Notification.kind == "live_started"
+                )
+            )
+        )
+        assert told == {site["ann"], site["bob"]}  # not the follower
+    assert login(app, "ann").get(f"/lives/{live_id}").status_code == 200
+    for browser in (login(app, "stranger"), login(app, "carl"), login(app, "fan"), app.test_client()):
+        assert browser.get(f"/lives/{live_id}").status_code == 403
+
+
+def test_a_scheduled_class_refuses_another_hosts_group_and_keeps_what_was_typed(app, site):
+    from livelite.models import Event
+
+    teacher = login(app, "teacher")
+    fields = _event_fields(visibility="invite", group_id=str(site["other_group"]))
+    response = submit(teacher, "/events/new", fields)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert field_errors(html, "group_id") == ["Choose one of your own groups."]
+    kept = find_form(html).values()
+    # (a textarea starts with a new line, which browsers drop)
+    assert (kept["title"], kept["description"].strip(), kept["starts_at"], kept["visibility"]) == (
+        "Fractions",
+        "Bring a ruler",
+        fields["starts_at"],
+        "invite",
+    )
+    assert "data-group-field hidden" not in html  # the list with its error stays in view
+    # A public event carries no group: the list is left out, whatever it held.
+    response = submit(teacher, "/events/new", _event_fields(visibility="public", group_id=str(site["group"])))
+    assert response.status_code == 302
+    with app.app_context():
+        event = db.session.query(Event).one()
+        assert (event.visibility.value, event.group_id) == ("public", None)
+
+
+def test_scheduled_class_api_checks_the_group_and_keeps_it_on_edit(app, site):
+    from livelite.models import Event, Live
+
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {site['token']}"}
+    start = (datetime.now(UTC) + timedelta(minutes=5)).replace(second=0, microsecond=0).isoformat()
+    body = {"title": "Fractions", "starts_at": start, "visibility": "invite"}
+    refused = client.post("/api/v1/events", json={**body, "group_id": site["other_group"]}, headers=auth)
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["errors"]["group_id"] == ["Choose one of your own groups."]
+    refused = client.post(
+        "/api/v1/events", json={**body, "visibility": "public", "group_id": site["group"]}, headers=auth
+    )
+    assert refused.get_json()["error"]["errors"]["group_id"] == [
+        "Only invite-only lives can be opened to a group."
+    ]
+    created = client.post("/api/v1/events", json={**body, "group_id": site["group"]}, headers=auth)
+    assert created.status_code == 201, created.get_json()
+    event = created.get_json()
+    assert (event["visibility"], event["group_id"]) == ("invite", site["group"])
+    # Nobody else is told which group it is.
+    assert "group_id" not in client.get(f"/api/v1/events/{event['id']}").get_json()
+
+    # An edit that leaves the audience out keeps it; another host's group is refused.
+    edited = client.put(
+        f"/api/v1/events/{event['id']}", json={"title": "Decimals", "starts_at": start}, headers=auth
+    )
+    assert (edited.get_json()["title"], edited.get_json()["group_id"]) == ("Decimals", site["group"])
+    refused = client.put(
+        f"/api/v1/events/{event['id']}",
+        json={"title": "Decimals", "starts_at": start, "group_id": site["other_group"]},
+        headers=auth,
+    )
+    assert refused.status_code == 422 and "group_id" in refused.get_json()["error"]["errors"]
+
+    live = client.post(f"/api/v1/events/{event['id']}/go-live", headers=auth).get_json()
+    assert (live["visibility"], live["group_id"]) == ("invite", site["group"])
+    with app.app_context():
+        assert db.session.get(Live, live["id"]).group_id == site["group"]
+        assert db.session.get(Event, event["id"]).live_id == live["id"]
+
+    # Made public, the event drops its group.
+    edited = client.put(
+        f"/api/v1/events/{event['id']}",
+        json={"title": "Decimals", "starts_at": start, "visibility": "public"},
+        headers=auth,
+    )
+    assert (edited.get_json()["visibility"], edited.get_json()["group_id"]) == ("public", None)

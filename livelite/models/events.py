@@ -12,6 +12,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from livelite.extensions import db
 from livelite.models.accounts import User
 from livelite.models.base import UTCDateTime, utcnow
+from livelite.models.classes import MemberGroup
+from livelite.models.lives import Visibility
 
 
 class EventStatus(str, enum.Enum):
@@ -42,10 +44,19 @@ class Event(db.Model):
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     cover_path: Mapped[str | None] = mapped_column(String(255))
     live_id: Mapped[int | None] = mapped_column(ForeignKey("lives.id", ondelete="SET NULL"))
+    # Who may watch the live GO LIVE starts; an invite-only one may be opened to one of
+    # the creator's groups (a scheduled class).
+    visibility: Mapped[Visibility] = mapped_column(
+        Enum(Visibility, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        default=Visibility.PUBLIC,
+        server_default=Visibility.PUBLIC.value,
+    )
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("member_groups.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     creator: Mapped[User] = relationship()
+    group: Mapped[MemberGroup | None] = relationship()
 
     @property
     def is_cancelled(self) -> bool:

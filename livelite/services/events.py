@@ -13,9 +13,9 @@ from sqlalchemy import case, func, select
 
 from livelite.extensions import db
 from livelite.media import images
-from livelite.models import Event, EventStatus, Follow, Live, Rsvp, User
+from livelite.models import Event, EventStatus, Follow, Live, Rsvp, User, Visibility
 from livelite.models.base import utcnow
-from livelite.services import lives, notifications, policy, webhooks
+from livelite.services import classes, lives, notifications, policy, webhooks
 from livelite.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from livelite.services.settings import get_setting
 
@@ -24,6 +24,8 @@ DESCRIPTION_MAX = 2000
 DURATION_CHOICES = (15, 30, 45, 60, 90, 120, 180, 240)
 # Scheduling further ahead than this is almost always a typo in the year.
 MAX_AHEAD = timedelta(days=366)
+# update_event: a field not given keeps its value.
+KEEP = object()
 
 
 def storage():
@@ -68,6 +70,35 @@ def _validate(title, description, starts_at, duration_minutes, now, *, check_fut
     return title, description, starts_at.astimezone(UTC).replace(second=0, microsecond=0)
 
 
+def _audience(creator: User, visibility, group_id, errors: dict) -> tuple[Visibility | None, int | None]:
+    """Who may watch the event's live, checked like a live's: a group only for an
+    invite-only event, and only one of the creator's own groups. Messages go to
+    ``errors`` so every field is reported at once."""
+    try:
+        visibility = lives.checked_visibility(visibility)
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
+        return None, None
+    try:
+        return visibility, classes.group_for_live(creator, visibility, group_id)
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
+        return visibility, None
+
+
+def _validated(creator: User, fields: tuple, visibility, group_id, *, check_future: bool = True):
+    """Every rule of an event at once: (title, description, starts_at, visibility, group_id)."""
+    errors: dict = {}
+    visibility, group_id = _audience(creator, visibility, group_id, errors)
+    try:
+        title, description, starts_at = _validate(*fields, check_future=check_future)
+    except ValidationFailed as exc:
+        raise ValidationFailed({**exc.errors, **errors}) from None
+    if errors:
+        raise ValidationFailed(errors)
+    return title, description, starts_at, visibility, group_id
+
+
 def _cover(data: bytes | None) -> str | None:
     if not data:
         return None
@@ -86,14 +117,17 @@ def create_event(
     starts_at: datetime | None,
     duration_minutes: int = 60,
     cover: bytes | None = None,
+    visibility: str | Visibility = Visibility.PUBLIC,
+    group_id: int | None = None,
     now: datetime | None = None,
 ) -> Event:
-    """Schedule an event. Only people who may go live can schedule one."""
+    """Schedule an event. Only people who may go live can schedule one. An invite-only
+    event may be opened to one of the creator's groups (a scheduled class)."""
     decision = policy.may_go_live(user)
     if not decision:
         raise PermissionDenied(" ".join(decision.reasons))
-    title, description, starts_at = _validate(
-        title, description, starts_at, duration_minutes, now or utcnow()
+    title, description, starts_at, visibility, group_id = _validated(
+        user, (title, description, starts_at, duration_minutes, now or utcnow()), visibility, group_id
     )
     cover_path = _cover(cover)
     event = Event(
@@ -103,6 +137,8 @@ def create_event(
         starts_at=starts_at,
         duration_minutes=duration_minutes,
         cover_path=cover_path,
+        visibility=visibility,
+        group_id=group_id,
     )
     db.session.add(event)
     db.session.commit()
@@ -119,21 +155,36 @@ def update_event(
     starts_at: datetime | None,
     duration_minutes: int,
     cover: bytes | None = None,
+    visibility: str | Visibility | None = None,
+    group_id: int | None | object = KEEP,
     now: datetime | None = None,
 ) -> Event:
-    """Edit an event; calendars see the change through a higher SEQUENCE."""
+    """Edit an event; calendars see the change through a higher SEQUENCE.
+
+    ``visibility`` None keeps the current one; ``group_id`` not given keeps the current
+    group while the event stays invite-only. The group is always one of the creator's
+    (an admin editing cannot bring in their own)."""
     require_creator(event, user)
     if event.is_cancelled:
         raise Conflict(_("This event is cancelled."))
     now = now or utcnow()
+    if visibility is None:
+        visibility = event.visibility
+    if group_id is KEEP:
+        group_id = event.group_id if visibility == Visibility.INVITE else None
     unchanged_start = starts_at is not None and starts_at == event.starts_at
-    title, description, starts_at = _validate(
-        title, description, starts_at, duration_minutes, now, check_future=not unchanged_start
+    title, description, starts_at, visibility, group_id = _validated(
+        event.creator,
+        (title, description, starts_at, duration_minutes, now),
+        visibility,
+        group_id,
+        check_future=not unchanged_start,
     )
     new_cover = _cover(cover)
     old_cover = event.cover_path if new_cover else None
     event.title, event.description = title, description
     event.starts_at, event.duration_minutes = starts_at, duration_minutes
+    event.visibility, event.group_id = visibility, group_id
     if new_cover:
         event.cover_path = new_cover
     event.sequence += 1
@@ -260,7 +311,9 @@ def go_live(event: Event, user: User, now: datetime | None = None) -> Live:
                 get_setting("GO_LIVE_WINDOW_MINUTES"),
             )
         )
-    live = lives.start_live(user, title=event.title)
+    # The event's audience, checked again: a group deleted since is simply gone
+    # (the foreign key set it to NULL), and the live is invite-only all the same.
+    live = lives.start_live(user, title=event.title, visibility=event.visibility, group_id=event.group_id)
     event.live_id = live.id
     db.session.commit()
     # Now that the live is linked, the RSVPs are told too (followers already were;

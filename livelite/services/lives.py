@@ -127,12 +127,22 @@ def _checked_fields(title: str, visibility) -> tuple[str, Visibility]:
     elif len(title) > TITLE_MAX:
         errors["title"] = [_("Titles have at most %(n)s characters.", n=TITLE_MAX)]
     try:
-        visibility = Visibility(visibility)
-    except ValueError:
-        errors["visibility"] = [_("Choose who can watch: public, followers or invite only.")]
+        visibility = checked_visibility(visibility)
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
     if errors:
         raise ValidationFailed(errors)
     return title, visibility
+
+
+def checked_visibility(visibility) -> Visibility:
+    """Who can watch, as a Visibility (also used by scheduled events)."""
+    try:
+        return Visibility(visibility)
+    except ValueError:
+        raise ValidationFailed(
+            {"visibility": [_("Choose who can watch: public, followers or invite only.")]}
+        ) from None
 
 
 def _checked_group(user: User, visibility: Visibility, group_id: int | None) -> int | None:

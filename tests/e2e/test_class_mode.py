@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from livelite_e2e import REPO_ROOT, LiveServer, run_seed, start_server, stop_server
+from livelite_e2e import REPO_ROOT, LiveServer, log_in, run_seed, start_server, stop_server
 from playwright.sync_api import expect
 
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "e2e"
@@ -87,3 +87,24 @@ def test_a_student_types_the_code_and_lands_in_the_live(make_page, class_server)
     assert f"/lives/{seeded['live_id']}?invite=" in page.url
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=ARTIFACTS / "class-mode-joined.png", full_page=True)
+
+
+def test_the_event_form_offers_the_groups_only_for_an_invite_only_class(make_page, class_server):
+    server, seeded = class_server
+    page = make_page(server)
+    log_in(page, "teacher", seeded["password"])
+    page.goto("/events/new")
+    group = page.get_by_label("Also let in a group")
+    expect(group).to_be_hidden()
+    page.get_by_label("Who can watch").select_option("invite")
+    expect(group).to_be_visible()
+    expect(group).to_be_enabled()
+    expect(group.locator("option")).to_have_text(
+        ["No group: only the link or code", "Chess club", "Class 4B"]
+    )
+    group.select_option(str(seeded["group_id"]))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "class-mode-event-form.png", full_page=True)
+    page.get_by_label("Who can watch").select_option("followers")
+    expect(group).to_be_hidden()
+    expect(group).to_be_disabled()

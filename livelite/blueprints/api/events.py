@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 
 from livelite.blueprints.api.common import AUTH_DOC, ApiErrorSchema, UserSchema, require, user_payload
 from livelite.blueprints.api.lives import LiveSchema, live_payload
+from livelite.models import Visibility
 from livelite.services import events
 from livelite.services.events import DURATION_CHOICES
 
@@ -28,6 +29,17 @@ class EventSchema(ma.Schema):
     url = ma.fields.Str()
     ics_url = ma.fields.Str()
     cover_url = ma.fields.Str(allow_none=True)
+    visibility = ma.fields.Str(
+        metadata={"enum": [v.value for v in Visibility], "description": "Who may watch the event's live."}
+    )
+    group_id = ma.fields.Int(
+        allow_none=True,
+        metadata={"description": "Only for the creator: the group whose members may watch (invite only)."},
+    )
+
+
+_VISIBILITY_DOC = "Who may watch the live GO LIVE starts."
+_GROUP_DOC = "Invite-only events: one of your groups (/groups), whose members may watch."
 
 
 class EventInSchema(ma.Schema):
@@ -37,11 +49,27 @@ class EventInSchema(ma.Schema):
         required=True, metadata={"description": "ISO 8601 with its offset, e.g. 2026-12-01T18:00:00+01:00"}
     )
     duration_minutes = ma.fields.Int(load_default=60, validate=ma.validate.OneOf(DURATION_CHOICES))
+    visibility = ma.fields.Str(
+        load_default="public",
+        validate=ma.validate.OneOf([v.value for v in Visibility]),
+        metadata={"description": _VISIBILITY_DOC},
+    )
+    group_id = ma.fields.Int(load_default=None, allow_none=True, metadata={"description": _GROUP_DOC})
+
+
+class EventUpdateSchema(EventInSchema):
+    """As for scheduling; ``visibility`` and ``group_id`` left out keep their values
+    (the group is dropped when the event is no longer invite-only)."""
+
+    visibility = ma.fields.Str(
+        validate=ma.validate.OneOf([v.value for v in Visibility]), metadata={"description": _VISIBILITY_DOC}
+    )
+    group_id = ma.fields.Int(allow_none=True, metadata={"description": _GROUP_DOC})
 
 
 def event_payload(event) -> dict:
     viewer = current_user if current_user.is_authenticated else None
-    return {
+    data = {
         "id": event.id,
         "title": event.title,
         "description": event.description,
@@ -56,7 +84,11 @@ def event_payload(event) -> dict:
         "url": url_for("events.show", event_id=event.id, _external=True),
         "ics_url": url_for("events.ics", event_id=event.id, _external=True),
         "cover_url": url_for("media.file", path=event.cover_path) if event.cover_path else None,
+        "visibility": event.visibility.value,
     }
+    if viewer is not None and (viewer.id == event.creator_id or viewer.is_admin):
+        data["group_id"] = event.group_id
+    return data
 
 
 @bp.route("")
@@ -89,9 +121,10 @@ def get(event_id):
 @bp.route("/<int:event_id>", methods=["PUT"])
 @require("write")
 @bp.doc(**AUTH_DOC)
-@bp.arguments(EventInSchema)
+@bp.arguments(EventUpdateSchema)
 @bp.response(200, EventSchema)
 @bp.alt_response(403, schema=ApiErrorSchema)
+@bp.alt_response(422, schema=ApiErrorSchema)
 def update(data, event_id):
     """Change an event; its calendar SEQUENCE goes up."""
     return event_payload(events.update_event(events.get_event(event_id), current_user, **data))

@@ -8,7 +8,14 @@ from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired
 
 from livelite.forms import Form
+from livelite.models import Visibility
 from livelite.services.events import DURATION_CHOICES
+
+
+def _optional_int(value) -> int | None:
+    if value in (None, "", "None"):
+        return None
+    return int(value)
 
 
 class EventForm(Form):
@@ -30,11 +37,27 @@ class EventForm(Form):
         default=60,
         choices=[(m, lazy_ngettext("%(num)s minute", "%(num)s minutes", m)) for m in DURATION_CHOICES],
     )
+    visibility = SelectField(
+        _l("Who can watch"),
+        default=Visibility.PUBLIC.value,
+        choices=[
+            (Visibility.PUBLIC.value, _l("Everyone")),
+            (Visibility.FOLLOWERS.value, _l("My followers")),
+            (Visibility.INVITE.value, _l("Only people with the invite link")),
+        ],
+    )
+    # Choices are the creator's groups (set by the view); another host's group is refused
+    # by the service with its own message, so the choice is not checked here.
+    group_id = SelectField(_l("Also let in a group"), coerce=_optional_int, validate_choice=False)
     cover = FileField(
         _l("Cover image"),
         description=_l("Optional. JPEG, PNG or WebP; cropped to 16:9."),
         render_kw={"accept": "image/jpeg,image/png,image/webp"},
     )
+
+    def set_groups(self, groups) -> None:
+        none = ("", _l("No group: only the link or code"))
+        self.group_id.choices = [none] + [(g.id, g.name) for g in groups]
 
     def starts_at_utc(self) -> datetime | None:
         """The local date and time typed, in the browser's zone, as an aware datetime."""

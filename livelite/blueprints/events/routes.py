@@ -7,8 +7,9 @@ from flask_login import current_user, login_required
 from livelite.blueprints.events import bp
 from livelite.blueprints.events.forms import EventForm
 from livelite.forms import Form, safe_next
+from livelite.models import Visibility
 from livelite.models.base import utcnow
-from livelite.services import accounts, events, policy
+from livelite.services import accounts, classes, events, policy
 from livelite.services.errors import DomainError
 
 
@@ -25,6 +26,10 @@ def _save(form: EventForm, event=None):
         "starts_at": starts_at,
         "duration_minutes": form.duration_minutes.data,
         "cover": cover,
+        "visibility": form.visibility.data,
+        # Like the studio: a group only goes with an invite-only live (the page hides
+        # and disables the list otherwise).
+        "group_id": form.group_id.data if form.visibility.data == Visibility.INVITE.value else None,
     }
     if event is None:
         return events.create_event(current_user, **fields)
@@ -37,6 +42,7 @@ def new():
     """Schedule a LIVE event (people who may go live)."""
     decision = policy.may_go_live(current_user)
     form = EventForm()
+    form.set_groups(classes.groups_of(current_user))
     if decision and form.is_submitted():
         form.validate()  # field messages; the service below reports every rule at once
         try:
@@ -57,7 +63,9 @@ def edit(event_id: int):
     event = events.get_event(event_id)
     events.require_creator(event, current_user)
     form = EventForm(obj=event if request.method == "GET" else None)
+    form.set_groups(classes.groups_of(event.creator))
     if request.method == "GET":
+        form.visibility.data = event.visibility.value
         form.starts_at.data = event.starts_at.strftime("%Y-%m-%dT%H:%M")
         form.timezone.data = "UTC"  # the page converts it to the browser's zone
     if form.is_submitted():

@@ -38,6 +38,20 @@
     setInterval(render, 1000);
   }
 
+  // Event form: a group can only be let into an invite-only live (as in the studio).
+  var groupField = document.querySelector("[data-group-field]");
+  var visibility = document.querySelector("select[name=visibility]");
+  if (groupField && visibility) {
+    var syncGroupField = function () {
+      var invite = visibility.value === "invite";
+      groupField.hidden = !invite;
+      var select = groupField.querySelector("select");
+      if (select) select.disabled = !invite;
+    };
+    visibility.addEventListener("change", syncGroupField);
+    syncGroupField();
+  }
+
   var tzField = document.querySelector("input[data-timezone]");
   if (tzField) {
     tzField.value = zone;

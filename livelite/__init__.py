@@ -8,11 +8,21 @@ from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import event
+from werkzeug.routing import IntegerConverter
 
 from livelite.config import ENV_PREFIX, DefaultConfig, instance_path_from_env, load_secret_key
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = ROOT / "migrations"
+
+
+class BoundedInt(IntegerConverter):
+    """``<int:...>`` that matches only what a database integer holds (2**63 - 1), so a
+    30-digit id in a URL is a 404 like any unknown id, not a 500 from SQLite."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -33,6 +43,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     _load_config(app, test_config)
     _init_database(app)
     _init_extensions(app)
+    # Before any route exists: every <int:...> in a URL is a database id.
+    app.url_map.converters["int"] = BoundedInt
     _register_blueprints(app)
 
     from livelite import cli, errorlog, errors, realtime, security, templating, webpush

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
 
 from livelite.extensions import db
 from livelite.services.errors import DomainError
@@ -92,7 +92,17 @@ def handle_unexpected(exc: Exception):
     return handle_http_exception(InternalServerError())
 
 
+def handle_overflow(exc: OverflowError):
+    """A number too large for the database (an id of 30 digits in a body or a query):
+    the request is wrong, not the server. Path ids never get here (``BoundedInt``)."""
+    if "INTEGER" not in str(exc):  # SQLite's binding error; anything else is a bug
+        return handle_unexpected(exc)
+    db.session.rollback()
+    return handle_http_exception(BadRequest())
+
+
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(OverflowError, handle_overflow)
     app.register_error_handler(Exception, handle_unexpected)

@@ -77,7 +77,7 @@ class UserSchema(ma.Schema):
 
 
 class PageArgs(ma.Schema):
-    page = ma.fields.Int(load_default=1, validate=ma.validate.Range(min=1))
+    page = ma.fields.Int(load_default=1, validate=ma.validate.Range(min=1, max=1_000_000))
     per_page = ma.fields.Int(load_default=30, validate=ma.validate.Range(min=1, max=100))
 
 

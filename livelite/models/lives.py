@@ -58,8 +58,8 @@ class Live(db.Model):
     visibility: Mapped[Visibility] = mapped_column(_enum(Visibility), default=Visibility.PUBLIC)
     # Needed in the URL of an invite-only live (pages and every media file).
     invite_token: Mapped[str] = mapped_column(String(32), default=new_invite_token)
-    # The same permission as a short code to type (class mode); None on lives made
-    # before codes existed until one is asked for.
+    # The same permission as a short code to type (class mode). Every live has one:
+    # new lives by default, older ones from migration 0011.
     invite_code: Mapped[str | None] = mapped_column(String(16), unique=True, default=new_invite_code)
     # Class mode: members of this host's group may watch an invite-only live without
     # the link or code.

@@ -26,7 +26,7 @@ from livelite.extensions import db
 from livelite.models import Attendance, Live, User, Visibility
 from livelite.models.base import utcnow
 from livelite.models.classes import GroupMember, MemberGroup
-from livelite.models.lives import INVITE_CODE_ALPHABET, new_invite_code
+from livelite.models.lives import INVITE_CODE_ALPHABET
 from livelite.services import spreadsheets
 from livelite.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 
@@ -223,14 +223,6 @@ def format_code(code: str | None) -> str:
     if not code:
         return ""
     return f"{code[:4]}-{code[4:]}" if len(code) == 8 else code
-
-
-def ensure_code(live: Live) -> str:
-    """The live's code; lives made before codes existed get one now."""
-    if not live.invite_code:
-        live.invite_code = new_invite_code()
-        db.session.commit()
-    return live.invite_code
 
 
 def live_for_code(text: str) -> Live:

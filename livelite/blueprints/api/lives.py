@@ -120,7 +120,7 @@ def live_payload(live, invite=None) -> dict:
         if live.visibility == Visibility.INVITE:
             from livelite.services import classes
 
-            data["invite_code"] = classes.format_code(classes.ensure_code(live))
+            data["invite_code"] = classes.format_code(live.invite_code)
     return data
 
 

@@ -24,7 +24,7 @@ def studio():
         active=active,
         visibilities=list(Visibility),
         groups=classes.groups_of(current_user),
-        active_code=classes.format_code(classes.ensure_code(active))
+        active_code=classes.format_code(active.invite_code)
         if active and active.visibility == Visibility.INVITE
         else "",
         max_kbps=current_app.config["MAX_INGEST_KBPS"],

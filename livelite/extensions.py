@@ -31,6 +31,14 @@ class LiveLiteApi(Api):
     def _register_error_handlers(self):
         pass
 
+    @property
+    def ERROR_SCHEMA(self):
+        """The documented error body (the ``default`` and 422 responses of every
+        operation) is the one ``livelite.errors`` sends, not flask-smorest's own."""
+        from livelite.blueprints.api.common import ApiErrorSchema
+
+        return ApiErrorSchema
+
 
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 migrate = Migrate()

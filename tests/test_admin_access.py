@@ -5,17 +5,14 @@ admins are let in."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
+from authz_support import SKIP_METHODS, csrf_token, fill_rule, fingerprint
+from authz_support import send as request
 from factories import PASSWORD, make_admin, make_user
-from pages import meta_csrf_token
 
-from livelite.extensions import db
 from livelite.models import Role
 
 PREFIXES = ("/admin", "/api/v1/admin")
-SKIP_METHODS = {"HEAD", "OPTIONS"}
 
 
 def admin_routes(app) -> list[tuple[str, str, str]]:
@@ -24,22 +21,10 @@ def admin_routes(app) -> list[tuple[str, str, str]]:
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith(PREFIXES):
             continue
-        url = re.sub(
-            r"<(?:(\w+):)?(\w+)>", lambda m: "1" if m.group(1) in ("int", "float") else "x", rule.rule
-        )
+        url = fill_rule(rule.rule)
         for method in sorted(rule.methods - SKIP_METHODS):
             found.append((method, url, rule.rule))
     return found
-
-
-def fingerprint(app) -> str:
-    """The whole database as SQL text: any change made by a request shows."""
-    with app.app_context():
-        connection = db.engine.raw_connection()
-        try:
-            return "\n".join(connection.driver_connection.iterdump())
-        finally:
-            connection.close()
 
 
 @pytest.fixture
@@ -51,22 +36,6 @@ def site(app):
         make_user("cris", role=Role.CREATOR)
         make_user("moe", role=Role.MODERATOR)
     return app
-
-
-def csrf_token(client) -> str:
-    return meta_csrf_token(client.get("/").get_data(as_text=True))
-
-
-def request(client, method, url, token):
-    """Send with a valid CSRF token (form field and header), so that only the role
-    check can refuse."""
-    kwargs = {"headers": {"X-CSRFToken": token, "Accept": "text/html"}}
-    if method != "GET":
-        if url.startswith("/api/"):
-            kwargs["json"] = {}
-        else:
-            kwargs["data"] = {"csrf_token": token}
-    return client.open(url, method=method, **kwargs)
 
 
 def test_the_walk_finds_the_dashboard_routes(app):

@@ -1,7 +1,7 @@
 """Who may do what in a live room: every client → server event × every role.
 
 Each case builds the same room (a host, an admin, a moderator, a guest on stage, a plain
-viewer, a target with a chat message, an asker with an open question, a person already
+viewer, a creator who is not the host, a moderator appointed by another host, a target with a chat message, an asker with an open question, a person already
 muted, a person asking to join, a pinned answered question), connects as one role and
 sends one event. Allowed: the acknowledgement says ok and the database changed.
 Refused: the acknowledgement and a ``room_error`` event say why, and the database is
@@ -40,12 +40,14 @@ from livelite.models import (
 from livelite.models.base import utcnow
 from livelite.services import gifts, ledger, lives
 
-ROLES = ("visitor", "viewer", "guest", "moderator", "host", "admin")
-LOGGED_IN = {"viewer", "guest", "moderator", "host", "admin"}
+# "creator": may go live, but this is not their live; "other_mod": moderates another
+# host's lives, not this one's.
+ROLES = ("visitor", "viewer", "creator", "other_mod", "guest", "moderator", "host", "admin")
+LOGGED_IN = {"viewer", "creator", "other_mod", "guest", "moderator", "host", "admin"}
 STAFF = {"moderator", "host", "admin"}
 HOST = {"host", "admin"}
 # Gifts go to the host: everyone logged in but the host themselves.
-GIFTERS = {"viewer", "guest", "moderator", "admin"}
+GIFTERS = {"viewer", "creator", "other_mod", "guest", "moderator", "admin"}
 
 
 # event → (payload builder, roles allowed). The builders read ids from the room.
@@ -119,6 +121,10 @@ def room_site(app):
     with app.app_context():
         admin = make_admin()
         host = make_user("host", role=Role.CREATOR)
+        creator = make_user("creator", role=Role.CREATOR)
+        other_host = make_user("otherhost", role=Role.CREATOR)
+        other_mod = make_user("othermod")
+        db.session.add(Moderator(host_id=other_host.id, user_id=other_mod.id))
         users = {
             name: make_user(name)
             for name in ("mod", "guest", "guest2", "viewer", "target", "asker", "muted", "requester")
@@ -155,7 +161,7 @@ def room_site(app):
         )
         db.session.commit()
         # Coins for everyone who may send a gift (the admin's grant movement).
-        for person in (admin, users["mod"], users["guest"], users["viewer"]):
+        for person in (admin, users["mod"], users["guest"], users["viewer"], creator, other_mod):
             ledger.post(
                 TransactionType.GRANT,
                 [
@@ -179,6 +185,8 @@ def room_site(app):
         }
         ids["usernames"] = {
             "viewer": "viewer",
+            "creator": "creator",
+            "other_mod": "othermod",
             "guest": "guest",
             "moderator": "mod",
             "host": "host",

@@ -35,7 +35,8 @@ class Run:
 def run_playlists(directory: Path) -> list[Path]:
     if not directory.is_dir():
         return []
-    found = [p for p in directory.iterdir() if RUN_PLAYLIST_RE.match(p.name)]
+    # ffmpeg writes files, never links: a link here was put by someone else.
+    found = [p for p in directory.iterdir() if RUN_PLAYLIST_RE.match(p.name) and not p.is_symlink()]
     return sorted(found, key=lambda p: p.name)
 
 

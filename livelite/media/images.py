@@ -28,6 +28,11 @@ def decode_image(data: bytes, *, field: str, max_bytes: int, max_pixels: int) ->
         raise ValidationFailed(
             {field: [_("The image is too large (%(size)s at most).", size=_size(max_bytes))]}
         )
+    declared = declared_size(data)
+    if declared is not None and declared[0] * declared[1] > max_pixels:
+        # Refused on the header's word, before OpenCV allocates anything (whatever its
+        # own limit, which depends on which module loaded it first).
+        raise ValidationFailed({field: [_("The image has too many pixels.")]})
     buffer = np.frombuffer(data, dtype=np.uint8)
     try:
         image = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
@@ -41,6 +46,60 @@ def decode_image(data: bytes, *, field: str, max_bytes: int, max_pixels: int) ->
     if width * height > max_pixels:
         raise ValidationFailed({field: [_("The image has too many pixels.")]})
     return _to_bgr(image)
+
+
+# JPEG start-of-frame markers (baseline, progressive, lossless…), which carry the size.
+_JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+
+
+def declared_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) as the file's header states it, for PNG, JPEG, WebP, GIF and
+    BMP; None for anything else or a header too short to say."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR" and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
+        return int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
+    if data[:2] == b"BM" and len(data) >= 26:
+        if int.from_bytes(data[14:18], "little") == 12:  # the old OS/2 header: 16-bit sizes
+            return int.from_bytes(data[18:20], "little"), int.from_bytes(data[20:22], "little")
+        width = int.from_bytes(data[18:22], "little", signed=True)
+        height = int.from_bytes(data[22:26], "little", signed=True)  # negative: top-down
+        return abs(width), abs(height)
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP" and len(data) >= 30:
+        chunk = data[12:16]
+        if chunk == b"VP8X":
+            return int.from_bytes(data[24:27], "little") + 1, int.from_bytes(data[27:30], "little") + 1
+        if chunk == b"VP8 ":
+            width, height = int.from_bytes(data[26:28], "little"), int.from_bytes(data[28:30], "little")
+            return width & 0x3FFF, height & 0x3FFF
+        if chunk == b"VP8L":
+            bits = int.from_bytes(data[21:25], "little")
+            return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+        return None
+    if data[:2] == b"\xff\xd8":
+        return _jpeg_size(data)
+    return None
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """Walk the JPEG's segments up to the first start-of-frame."""
+    at = 2
+    while at + 9 < len(data):
+        if data[at] != 0xFF:
+            return None
+        marker = data[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        if marker in _JPEG_SOF:
+            return int.from_bytes(data[at + 7 : at + 9], "big"), int.from_bytes(data[at + 5 : at + 7], "big")
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # no length
+            at += 2
+            continue
+        if marker == 0xDA:  # the image data starts: no frame header before it
+            return None
+        at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
+    return None
 
 
 def _size(n: int) -> str:

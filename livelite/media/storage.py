@@ -19,10 +19,16 @@ class FileTooLarge(Exception):
     """A streamed upload went over its size limit (save_stream)."""
 
 
+# Longest file name and path the filesystem takes: longer is no file of ours.
+NAME_MAX, PATH_MAX = 255, 4096
+
+
 class LocalStorage:
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        # The root itself may be a link (a bigger disk); links inside it are not followed.
+        self._real_root = self.root.resolve()
 
     def save(self, category: str, filename: str, data: bytes) -> str:
         """Write ``data`` to ``category/<random>/filename``; returns the relative path."""
@@ -62,9 +68,30 @@ class LocalStorage:
         return f"{relative_dir}/{filename}"
 
     def path(self, relative: str) -> Path | None:
-        """Absolute path of a stored file, or None if the path would leave the root."""
+        """Absolute path of a stored file, or None if its name would leave the root
+        (``..``, an absolute path) or is no name a filesystem takes (a NUL, too long)."""
         joined = safe_join(str(self.root), relative)
-        return Path(joined) if joined else None
+        if joined is None or "\0" in joined or len(joined.encode()) >= PATH_MAX:
+            return None
+        path = Path(joined)
+        if any(len(part.encode()) > NAME_MAX for part in path.parts):
+            return None
+        return path
+
+    def served_path(self, relative: str) -> Path | None:
+        """``path``, for a file or folder about to be sent to someone: None as well when
+        a symbolic link under the root leads out of it. The app never makes such links;
+        one there was put by someone else, and what it points to is not ours to serve."""
+        path = self.path(relative)
+        if path is None:
+            return None
+        try:
+            real = path.resolve()
+        except (OSError, RuntimeError):  # a link loop
+            return None
+        if real != self._real_root and self._real_root not in real.parents:
+            return None
+        return path
 
     def delete(self, relative: str | None) -> None:
         """Remove a stored file and its random directory; missing files are fine."""

@@ -169,6 +169,19 @@ def describe(ffmpeg: str, path: str | os.PathLike) -> str:
     return result.stderr.decode(errors="replace")
 
 
+_STREAM_RE = re.compile(r"^\s*Stream #\d+:\d+.*?: (Video|Audio|Subtitle|Data): (.*)$", re.M)
+
+
+def stream_kinds(ffmpeg: str, path: str | os.PathLike) -> set[str]:
+    """The kinds of stream ffmpeg finds in a file: ``video``, ``audio``, ``subtitle``,
+    ``data`` (a cover picture in a sound file is not a video)."""
+    return {
+        kind.lower()
+        for kind, rest in _STREAM_RE.findall(describe(ffmpeg, path))
+        if not (kind == "Video" and "(attached pic)" in rest)
+    }
+
+
 def command(
     ffmpeg: str, source: Path, target: Path, *, start_s: float | None = None, length_s: float | None = None
 ) -> list[str]:

@@ -181,7 +181,9 @@ def authenticate(login: str, password: str) -> User:
 
 
 def get_by_username(username: str) -> User:
-    user = db.session.scalar(select(User).where(User.username == normalise_username(username)))
+    name = normalise_username(username)
+    # No username has a NUL or a lone surrogate, which some databases cannot even compare.
+    user = db.session.scalar(select(User).where(User.username == name)) if name.isprintable() else None
     if user is None:
         raise NotFound(_("No one has this username."))
     return user

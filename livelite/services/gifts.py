@@ -51,7 +51,7 @@ from livelite.models import (
     User,
     Wallet,
 )
-from livelite.models.base import utcnow
+from livelite.models.base import is_id, utcnow
 from livelite.realtime import emit_to_live, emit_to_member
 from livelite.services import guests, ledger, policy, room, webhooks
 from livelite.services.admin import require_admin
@@ -143,9 +143,7 @@ def catalogue(*, include_retired: bool = False) -> list[Gift]:
 
 
 def get_gift(gift_id: int) -> Gift:
-    gift = (
-        db.session.get(Gift, gift_id) if isinstance(gift_id, int) and not isinstance(gift_id, bool) else None
-    )
+    gift = db.session.get(Gift, gift_id) if is_id(gift_id) else None
     if gift is None:
         raise room.RoomError("not_found", _("This gift does not exist."), status=404)
     return gift
@@ -385,7 +383,7 @@ def _quantity(value) -> int:
 
 
 def _receiver(live: Live, receiver_id) -> User:
-    if isinstance(receiver_id, int) and not isinstance(receiver_id, bool):
+    if is_id(receiver_id):
         for person in receivers(live):
             if person.id == receiver_id:
                 return person

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from livelite.extensions import db
 from livelite.models import Feed, FeedSource, Follow, Live, LiveStatus, StreamKey, User, Visibility
-from livelite.models.base import utcnow
+from livelite.models.base import is_id, utcnow
 from livelite.services import policy
 from livelite.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from livelite.services.settings import get_setting
@@ -73,7 +73,7 @@ def user_for_stream_key(key: str) -> User | None:
 
 # -- lives -------------------------------------------------------------------
 def get_live(live_id: int) -> Live:
-    live = db.session.get(Live, live_id)
+    live = db.session.get(Live, live_id) if is_id(live_id) else None
     if live is None:
         raise NotFound(_("This live does not exist."))
     return live
@@ -308,7 +308,8 @@ def can_watch(live: Live, viewer: User | None, invite: str | None = None) -> boo
         if viewer is None or not getattr(viewer, "is_authenticated", False):
             return False
         return db.session.get(Follow, {"follower_id": viewer.id, "followed_id": live.host_id}) is not None
-    if invite and secrets.compare_digest(invite, live.invite_token):
+    # compare_digest refuses non-ASCII text (a TypeError): such an invite is simply wrong.
+    if isinstance(invite, str) and invite.isascii() and secrets.compare_digest(invite, live.invite_token):
         return True
     from livelite.services import classes
 

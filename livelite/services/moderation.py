@@ -32,7 +32,7 @@ from livelite.models import (
     SanctionKind,
     User,
 )
-from livelite.models.base import utcnow
+from livelite.models.base import is_id, utcnow
 from livelite.services import room
 
 MUTE_DURATIONS: dict[str, timedelta | None] = {
@@ -51,8 +51,8 @@ def _invalid() -> room.RoomError:
 
 
 def _positive_int(value) -> int:
-    # bool is an int in Python: true must not mean user 1.
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    # bool is an int in Python: true must not mean user 1; nor may 10**30 reach a query.
+    if not is_id(value):
         raise _invalid()
     return value
 

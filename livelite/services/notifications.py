@@ -23,6 +23,34 @@ from livelite.models.base import utcnow
 from livelite.services.errors import NotFound
 
 PAGE_SIZE = 50
+# Every kind ``describe`` has a sentence for; the API documents this list
+# (blueprints/api/notifications.py), so a new kind goes here too.
+KINDS = (
+    "new_follower",
+    "live_started",
+    "event_changed",
+    "event_cancelled",
+    "event_reminder",
+    "access_requested",
+    "access_approved",
+    "access_refused",
+    "guest_invite",
+    "gift_received",
+    "video_ready",
+    "video_failed",
+    "replay_ready",
+    "replay_expiring",
+    "moderator_added",
+    "report",
+    "coin_request",
+    "coins_approved",
+    "coins_rejected",
+    "coins_granted",
+    "cashout_requested",
+    "cashout_approved",
+    "cashout_rejected",
+    "cashout_paid",
+)
 
 
 def notify(

@@ -148,12 +148,15 @@ def subscribe(
     subscribed it last is the person using it now.
     """
     endpoint, p256dh, auth = _normalise(endpoint, p256dh, auth)
+    # Read before a half-filled row is in the session: an expired ``user`` (a commit
+    # earlier in the request) reloads, and that query would flush the row unfilled.
+    user_id = user.id
     row = db.session.scalar(select(PushSubscription).where(PushSubscription.endpoint == endpoint))
     if row is None:
         row = PushSubscription(endpoint=endpoint)
         db.session.add(row)
-    if row.user_id != user.id:
-        row.user_id, row.created_at, row.last_success_at = user.id, utcnow(), None
+    if row.user_id != user_id:
+        row.user_id, row.created_at, row.last_success_at = user_id, utcnow(), None
     row.p256dh, row.auth = p256dh, auth
     row.user_agent = (user_agent or "")[:255]
     row.locale = locale if locale in current_app.config["LANGUAGES"] else None

@@ -25,6 +25,7 @@ from livelite.extensions import db
 from livelite.models import Live, Question, QuestionStatus, QuestionVote, RoomSettings, User
 from livelite.models.base import utcnow
 from livelite.services import room
+from livelite.services.chat import clean_body
 from livelite.services.settings import get_setting
 from livelite.services.spreadsheets import cell as _cell
 
@@ -142,7 +143,9 @@ def ask(live: Live, user: User | None, body, anonymous: bool = False) -> Questio
     allows it.
     """
     user = _require_may_speak(live, user)
-    text = body.strip() if isinstance(body, str) else ""
+    # As in the chat: control characters and lone surrogates out (no database stores
+    # the latter), line breaks become spaces.
+    text = clean_body(body) if isinstance(body, str) else ""
     if not text:
         raise room.RoomError("empty", _("Write a question first."))
     if len(text) > QUESTION_MAX_LENGTH:

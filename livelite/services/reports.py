@@ -10,6 +10,7 @@ An admin then resolves (something was done) or dismisses a report, with a note.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
@@ -60,6 +61,13 @@ def _check_rate(reporter: User, now: datetime) -> None:
         )
 
 
+def _clean_reason(text: str) -> str:
+    """The reason as written, line breaks kept, minus what cannot be shown or stored:
+    other control characters (NUL…) and lone surrogates (a socket's JSON may carry them)."""
+    kept = (ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs"))
+    return "".join(kept).strip()
+
+
 def create(
     reporter: User,
     *,
@@ -78,7 +86,7 @@ def create(
     """
     room.require_member(reporter)
     now = now or utcnow()
-    reason = (reason or "").strip() if isinstance(reason, str) else ""
+    reason = _clean_reason(reason) if isinstance(reason, str) else ""
     if not reason:
         raise _invalid("empty", _("Say why you report it."), "reason")
     if len(reason) > REASON_MAX:

@@ -283,6 +283,9 @@ def _accept(user: User, source: str, *, kind: VideoKind, caption: str, event, no
     probe = run_blocking(transcode.probe, path)
     if not probe.ok:
         if detected == "video":
+            kinds = run_blocking(transcode.stream_kinds, ffmpeg_path(current_app), path)
+            if "video" not in kinds and "audio" in kinds:
+                _refuse(_("This file has sound but no picture. Upload a video."))
             _refuse(_("This video is damaged or incomplete (maybe the upload was cut off). Upload it again."))
         _refuse(
             _("This file is not a video we can read. Upload an MP4, MOV or WebM video.")

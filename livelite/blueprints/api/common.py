@@ -58,6 +58,11 @@ class ApiErrorSchema(ma.Schema):
     class Inner(ma.Schema):
         status = ma.fields.Int(required=True)
         message = ma.fields.Str(required=True)
+        code = ma.fields.Str(
+            metadata={
+                "description": "A machine-readable reason, on some errors (live_ended, not_allowed...)."
+            }
+        )
         errors = ma.fields.Dict(keys=ma.fields.Str(), values=ma.fields.Raw())
 
     error = ma.fields.Nested(Inner, required=True)

@@ -13,25 +13,7 @@ bp = Blueprint("api_notifications", __name__, url_prefix="/api/v1/notifications"
 
 class NotificationSchema(ma.Schema):
     id = ma.fields.Int()
-    kind = ma.fields.Str(
-        metadata={
-            "enum": [
-                "new_follower",
-                "live_started",
-                "event_changed",
-                "event_cancelled",
-                "event_reminder",
-                "access_requested",
-                "access_approved",
-                "access_refused",
-                "video_ready",
-                "video_failed",
-                "guest_invite",
-                "replay_ready",
-                "replay_expiring",
-            ]
-        }
-    )
+    kind = ma.fields.Str(metadata={"enum": list(notifications.KINDS)})
     text = ma.fields.Str(metadata={"description": "The sentence, in the caller's language."})
     url = ma.fields.Str()
     created_at = ma.fields.AwareDateTime()

@@ -77,6 +77,11 @@ class UploadFileSchema(ma.Schema):
     )
 
 
+class UploadDocSchema(UploadFormSchema, UploadFileSchema):
+    """The multipart body as documented: flask-smorest documents one request body per
+    operation, so without this the form fields (kind, caption, event_id) were missing."""
+
+
 def video_payload(video) -> dict:
     viewer = current_user if current_user.is_authenticated else None
     card = videos.event_card(video, viewer)
@@ -120,7 +125,10 @@ def _viewer():
 
 @bp.route("/videos", methods=["POST"])
 @require("write")
-@bp.doc(**AUTH_DOC)
+@bp.doc(
+    **AUTH_DOC,
+    requestBody={"required": True, "content": {"multipart/form-data": {"schema": UploadDocSchema}}},
+)
 @bp.arguments(UploadFormSchema, location="form")
 @bp.arguments(UploadFileSchema, location="files")
 @bp.response(201, VideoSchema)

@@ -54,6 +54,8 @@ def new():
             flash(_("Your event is scheduled."), "success")
             return redirect(url_for("events.show", event_id=event.id))
     status = 422 if form.is_submitted() else 200
+    if form.is_submitted() and not decision:
+        status = 403  # the page says why this person may not schedule
     return render_template("events/form.html", form=form, event=None, decision=decision), status
 
 
@@ -143,6 +145,9 @@ def cancel(event_id: int):
 def go_live(event_id: int):
     """Open the studio on this event's live (inside the window only)."""
     event = events.get_event(event_id)
+    # Only the creator is offered the button: anyone else's request is refused (403),
+    # not flashed back like the creator's own "not yet" or "not allowed to go live".
+    events.require_event_host(event, current_user)
     if Form().validate_on_submit():
         try:
             events.go_live(event, current_user)

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 from livelite.blueprints.lives.events import act
 from livelite.extensions import socketio
 from livelite.models import LiveGuest
+from livelite.models.base import is_id
 from livelite.realtime import LIVE_NAMESPACE
 from livelite.services import accounts, guests, room
 
@@ -36,7 +37,7 @@ def _target(payload, *, by_username: bool = False) -> int:
     if not isinstance(payload, dict):
         raise _invalid()
     user_id = payload.get("user_id")
-    if isinstance(user_id, int) and not isinstance(user_id, bool) and user_id > 0:
+    if is_id(user_id):
         return user_id
     username = payload.get("username")
     if by_username and user_id is None and isinstance(username, str) and 0 < len(username.strip()) <= 64:

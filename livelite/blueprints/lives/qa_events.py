@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 
 from livelite.blueprints.lives.events import act
 from livelite.extensions import socketio
+from livelite.models.base import is_id
 from livelite.realtime import LIVE_NAMESPACE
 from livelite.services import questions
 from livelite.services.room import RoomError
@@ -37,8 +38,8 @@ def _fields(data) -> dict:
 
 def _question_id(data) -> int:
     value = _fields(data).get("question_id")
-    # bool is an int in Python: true must not mean question 1.
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+    # Not true (question 1 for Python), nor a number too large for the database.
+    if not is_id(value):
         raise _invalid()
     return value
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import timedelta
+from urllib.parse import quote
 
 from flask import (
     abort,
@@ -96,12 +97,19 @@ def playlist(live_id: int, feed_id: int):
     """The feed's playlist, assembled from its ffmpeg runs; never cached."""
     live = _recording_watchable(live_id)
     feed = lives.get_feed(live, feed_id)
-    media = current_app.extensions["livelite.media"]
+    # Through the storage, as the segments are: a folder that leaves the media root
+    # (a link placed there) is no feed of ours.
+    storage = current_app.extensions["livelite.storage"]
+    folder = storage.served_path(feed.media_dir) if feed.media_dir else None
+    if folder is None:
+        abort(404)
     ended = not (live.is_live and feed.active)
-    body = hls.compose(media.feed_dir(feed), ended=ended, window=current_app.config["LIVE_PLAYLIST_SEGMENTS"])
+    body = hls.compose(folder, ended=ended, window=current_app.config["LIVE_PLAYLIST_SEGMENTS"])
     invite = request.args.get("invite")
     if invite:
-        # Every file request is checked too, so the token rides along on each URI.
+        # Every file request is checked too, so the token rides along on each URI;
+        # quoted, so that no value (a public live takes any) can add lines to the playlist.
+        invite = quote(invite, safe="")
         body = re.sub(r'^(run-[^\s"]+)$', lambda m: f"{m.group(1)}?invite={invite}", body, flags=re.M)
         body = re.sub(r'URI="(run-[^"]+)"', lambda m: f'URI="{m.group(1)}?invite={invite}"', body)
     response = make_response(body)

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from livelite.blueprints.lives.events import act
 from livelite.extensions import db, socketio
 from livelite.models import Live, User
+from livelite.models.base import is_id
 from livelite.realtime import LIVE_NAMESPACE
 from livelite.services import moderators, reports
 from livelite.services.room import RoomError
@@ -21,11 +22,12 @@ def _invalid() -> RoomError:
 
 
 def _int(data, key: str, *, required: bool) -> int | None:
-    """A positive integer from the payload (booleans are not numbers here)."""
+    """An id from the payload: a positive integer a database holds (booleans are not
+    numbers here)."""
     value = data.get(key) if isinstance(data, dict) else None
     if value is None and not required:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+    if not is_id(value):
         raise _invalid()
     return value
 

@@ -1,11 +1,14 @@
-"""Public media files (avatars). Live and replay files get their own checked routes."""
+"""Public media files (avatars, event covers). Live, replay and video files get their
+own checked routes."""
 
 from flask import abort, current_app, send_file
 
 from livelite.blueprints.media_files import bp
 from livelite.extensions import limiter
 
-PUBLIC_CATEGORIES = ("avatars",)
+# Covers are shown wherever the event is (cards, its page); like avatars, their names
+# carry a random directory.
+PUBLIC_CATEGORIES = ("avatars", "covers")
 
 
 @bp.route("/media/<path:path>")
@@ -14,7 +17,7 @@ def file(path: str):
     """Serve a public upload; names carry a random directory, so they can be cached forever."""
     if path.split("/", 1)[0] not in PUBLIC_CATEGORIES:
         abort(404)
-    target = current_app.extensions["livelite.storage"].path(path)
+    target = current_app.extensions["livelite.storage"].served_path(path)
     if target is None or not target.is_file():
         abort(404)
     response = send_file(target, conditional=True, max_age=31536000)

@@ -21,7 +21,7 @@ def send_media(relative: str, mimetype: str, cache_control: str, *, download_nam
     """The file at ``relative`` (to the media root) or 404; ``download_name`` makes it
     an attachment saved under that name."""
     storage = current_app.extensions["livelite.storage"]
-    path = storage.path(relative)
+    path = storage.served_path(relative)
     if path is None or not path.is_file():
         abort(404)
     prefix = current_app.config.get("X_ACCEL_REDIRECT_PREFIX")

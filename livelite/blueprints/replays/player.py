@@ -68,7 +68,7 @@ def playlist(replay_id: int, replay_feed_id: int):
     """One feed's recording as a VOD playlist (every run, ENDLIST)."""
     replay = _visible(replay_id)
     feed = replays.get_feed(replay, replay_feed_id)
-    folder = replays.storage().path(feed.media_dir)
+    folder = replays.storage().served_path(feed.media_dir)
     if folder is None or not folder.is_dir():
         abort(404)
     response = make_response(hls.compose(folder, ended=True))

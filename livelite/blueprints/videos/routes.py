@@ -21,7 +21,7 @@ from livelite.extensions import limiter
 from livelite.forms import Form, safe_next
 from livelite.models import MediaType, VideoStatus
 from livelite.services import accounts, videos
-from livelite.services.errors import DomainError
+from livelite.services.errors import DomainError, PermissionDenied
 
 # Endpoints that take an upload: the only ones allowed past the global MAX_CONTENT_LENGTH.
 UPLOAD_ENDPOINTS = frozenset({"videos.new", "api_videos.upload"})
@@ -186,6 +186,8 @@ def delete(video_id: int):
     if Form().validate_on_submit():
         try:
             videos.delete_video(video, current_user)
+        except PermissionDenied:
+            raise  # not the creator's: a forged request, refused (403) rather than flashed
         except DomainError as exc:
             flash(exc.message, "error")
             return redirect(url_for("videos.show", video_id=video_id))

@@ -10,6 +10,7 @@ from flask import Flask
 from sqlalchemy import event
 from werkzeug.routing import IntegerConverter
 
+from livelite import database
 from livelite.config import ENV_PREFIX, DefaultConfig, instance_path_from_env, load_secret_key
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -17,11 +18,13 @@ MIGRATIONS_DIR = ROOT / "migrations"
 
 
 class BoundedInt(IntegerConverter):
-    """``<int:...>`` that matches only what a database integer holds (2**63 - 1), so a
-    30-digit id in a URL is a 404 like any unknown id, not a 500 from SQLite."""
+    """``<int:...>`` that matches only what a database id holds (``MAX_ID``), so a
+    30-digit id in a URL is a 404 like any unknown id, not a 500 from the database."""
 
     def __init__(self, map, *args, **kwargs):
-        kwargs.setdefault("max", 2**63 - 1)
+        from livelite.models.base import MAX_ID
+
+        kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
 
 
@@ -72,11 +75,22 @@ def _load_config(app: Flask, test_config: dict | None) -> None:
     if test_config:
         config.update(test_config)
 
+    if config.get("REDIS_URL"):
+        if not config.get("SOCKETIO_MESSAGE_QUEUE"):
+            config["SOCKETIO_MESSAGE_QUEUE"] = config["REDIS_URL"]
+        if config.get("RATELIMIT_STORAGE_URI", "memory://") == "memory://":
+            config["RATELIMIT_STORAGE_URI"] = config["REDIS_URL"]
+            # While Redis cannot be reached, pages are limited per process instead of
+            # failing (logging in must not depend on Redis being up).
+            config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+            config.setdefault("RATELIMIT_SWALLOW_ERRORS", True)
+
     instance = Path(app.instance_path)
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = load_secret_key(instance)
     if not config.get("SQLALCHEMY_DATABASE_URI"):
         config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'livelite.db'}"
+    config["SQLALCHEMY_DATABASE_URI"] = database.normalise_url(config["SQLALCHEMY_DATABASE_URI"])
     if not config.get("MEDIA_ROOT"):
         config["MEDIA_ROOT"] = str(instance / "media")
     config["SESSION_COOKIE_SECURE"] = config["REMEMBER_COOKIE_SECURE"] = bool(config["HTTPS"])
@@ -88,6 +102,9 @@ def _load_config(app: Flask, test_config: dict | None) -> None:
         config["SQLALCHEMY_ENGINE_OPTIONS"].setdefault(
             "connect_args", {"timeout": config["SQLITE_BUSY_TIMEOUT_MS"] / 1000}
         )
+    elif config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+        config["SQLALCHEMY_ENGINE_OPTIONS"].setdefault("connect_args", database.postgres_connect_args(config))
 
 
 def _init_database(app: Flask) -> None:
@@ -112,6 +129,9 @@ def _init_database(app: Flask) -> None:
                 cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
                 cursor.execute("PRAGMA synchronous=NORMAL")
                 cursor.close()
+
+        elif engine.dialect.name == "postgresql":
+            database.make_psycopg_cooperative()
 
 
 def _init_extensions(app: Flask) -> None:
@@ -141,9 +161,12 @@ def _init_extensions(app: Flask) -> None:
     app.config.setdefault("OPENAPI_URL_PREFIX", None)  # we serve the document ourselves
     api.init_app(app)
     app.extensions["livelite.storage"] = LocalStorage(app.config["MEDIA_ROOT"])
-    from livelite.media.manager import LiveMedia
+    from livelite import cluster
+    from livelite.media.manager import LiveMedia, RemoteMedia
 
-    app.extensions["livelite.media"] = LiveMedia(app)
+    cluster.init_app(app)
+    # Only the ingest process runs ffmpeg; the others ask it (livelite/cluster.py).
+    app.extensions["livelite.media"] = LiveMedia(app) if app.config["INGEST"] else RemoteMedia(app)
     from livelite.services.publishing import PublishRegistry
 
     registry = app.extensions["livelite.publishing"] = PublishRegistry()

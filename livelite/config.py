@@ -25,12 +25,30 @@ class DefaultConfig:
     # None means "livelite.db inside the instance folder"; resolved in create_app.
     SQLALCHEMY_DATABASE_URI: str | None = None
     SQLITE_BUSY_TIMEOUT_MS = 5000
+    # PostgreSQL: how long a statement waits for a row or table lock before it fails,
+    # and for the server to accept a connection (livelite.database).
+    POSTGRES_LOCK_TIMEOUT_MS = 5000
+    DATABASE_CONNECT_TIMEOUT_SECONDS = 10
     # None means "media/ inside the instance folder".
     MEDIA_ROOT: str | None = None
 
     # The async mode is chosen here and only here (STYLE.md, convention 1).
     SOCKETIO_ASYNC_MODE = "eventlet"
+    # None means REDIS_URL when there is one.
     SOCKETIO_MESSAGE_QUEUE: str | None = None
+
+    # Several processes (docs/deploy.md, livelite/cluster.py): a Redis URL such as
+    # "redis://127.0.0.1:6379/0" shares Socket.IO rooms, presence and rate limits.
+    REDIS_URL: str | None = None
+    # Keys and channels start with this, so that two sites may share one Redis.
+    REDIS_PREFIX = "livelite:"
+    # Exactly one process owns ingest (RTMP, the browser publisher, ffmpeg, the jobs and
+    # the background queues); the others pass it what only it can do, through Redis.
+    INGEST = True
+    # Where the studio's publisher opens its Socket.IO connection. Behind nginx with
+    # several processes, "/ingest/socket.io" routed to the ingest process.
+    PUBLISH_SOCKET_PATH = "/socket.io"
+    CLUSTER_HEARTBEAT_SECONDS = 5.0
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -151,6 +169,10 @@ class DefaultConfig:
     STORY_PHOTO_MAX_BYTES = 15 * 1024 * 1024
     # Conversions at the same time: each ffmpeg takes most of a core (MEDIA.md).
     VIDEO_WORKERS = 1
+    # Threads for blocking work off the event loop (previews, probes, upload copies:
+    # media.manager.run_blocking). eventlet's default, 20, kept ~5 MB of malloc arena
+    # per thread once each had decoded a preview (bench/soak: +70 MB of resident memory).
+    BLOCKING_THREADS = 4
     # Replays (the first three are site settings; these are defaults). Replays are
     # deleted with their files this many days after the live (0: kept until their
     # owner deletes them), and their owner is told this many days before.
@@ -178,13 +200,20 @@ def load_secret_key(instance_path: Path) -> str:
     """Read the secret key kept under the instance folder, creating it on first run.
 
     Keeping it on disk (mode 0600) means sessions survive restarts while no secret
-    ever sits in the repository.
+    ever sits in the repository. Written under a temporary name and linked into place,
+    so that processes starting together on a new instance agree on one key (as the
+    VAPID key in livelite.webpush).
     """
     key_file = instance_path / "secret_key"
-    if key_file.exists():
-        return key_file.read_text().strip()
-    key = secrets.token_hex(32)
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
-    return key
+    if not key_file.exists():
+        temporary = instance_path / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+        try:
+            os.link(temporary, key_file)
+        except FileExistsError:
+            pass  # another process won the race: its key is the one
+        finally:
+            temporary.unlink()
+    return key_file.read_text().strip()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
-from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError
+from sqlalchemy.exc import DataError, OperationalError
+from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError, ServiceUnavailable
 
 from livelite.extensions import db
 from livelite.services.errors import DomainError
@@ -25,6 +26,7 @@ def _friendly_message(code: int, description: str | None) -> str:
         422: _("Some values are not valid."),
         429: _("Too many attempts. Wait a moment and try again."),
         500: _("Something went wrong on our side. Nothing you did; try again in a moment."),
+        503: _("The site is busy. Nothing was changed; try again in a moment."),
     }
     # Werkzeug's descriptions are English only; anything unlisted gets a generic line.
     return messages.get(code, _("Something went wrong."))
@@ -55,6 +57,10 @@ def handle_http_exception(exc: HTTPException):
             or messages.get("files")
             or messages
         )
+        # A body that is not JSON at all gets a bare list; the documented shape is an
+        # object of field -> messages, marshmallow's "_schema" for the whole body.
+        if isinstance(errors, list):
+            errors = {"_schema": errors}
     if code == 400 and exc.__class__.__name__ == "CSRFError":
         message = _("Your form expired or was sent from another site. Reload the page and try again.")
     else:
@@ -101,8 +107,46 @@ def handle_overflow(exc: OverflowError):
     return handle_http_exception(BadRequest())
 
 
+def handle_data_error(exc: DataError):
+    """What PostgreSQL refuses from a client where SQLite took it: a number too large
+    for an integer column (SQLSTATE 22003, its side of ``handle_overflow``) or a NUL
+    character in a text (psycopg refuses to send it)."""
+    client_error = getattr(exc.orig, "sqlstate", None) == "22003" or "NUL (0x00)" in str(exc.orig)
+    if not client_error:
+        return handle_unexpected(exc)
+    db.session.rollback()
+    return handle_http_exception(BadRequest())
+
+
+# Seconds a client is told to wait when the database was busy.
+BUSY_RETRY_AFTER = 2
+
+
+def database_busy(exc: BaseException) -> bool:
+    """A write that waited for a lock longer than allowed: SQLite's busy timeout
+    ("database is locked") or PostgreSQL's lock_timeout (SQLSTATE 55P03). The
+    transaction was rolled back whole, so nothing of it was kept."""
+    if not isinstance(exc, OperationalError):
+        return False
+    original = exc.orig
+    return getattr(original, "sqlstate", None) == "55P03" or "database is locked" in str(original)
+
+
+def handle_operational(exc: OperationalError):
+    if not database_busy(exc):
+        return handle_unexpected(exc)
+    db.session.rollback()
+    from flask import current_app
+
+    current_app.logger.warning("database busy on %s %s: %s", request.method, request.path, exc.orig)
+    busy = ServiceUnavailable(retry_after=BUSY_RETRY_AFTER)
+    return handle_http_exception(busy)
+
+
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(OperationalError, handle_operational)
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(OverflowError, handle_overflow)
+    app.register_error_handler(DataError, handle_data_error)
     app.register_error_handler(Exception, handle_unexpected)

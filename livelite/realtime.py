@@ -6,11 +6,13 @@ Emits go through ``emit_to_live`` so that with a Redis message queue
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import defaultdict
 
-from flask import current_app
+from flask import current_app, request
+from flask_babel import gettext as _
 
 from livelite.extensions import socketio
 
@@ -46,8 +48,8 @@ def emit_to_member(live_id: int, user_id: int, event: str, payload: dict) -> Non
 
 def set_staff(live_id: int, user_id: int, staff: bool) -> None:
     """Move a person's open connections to a live in or out of its staff room at once
-    (a moderator appointed or removed while watching). This process's connections only;
-    others pick it up when they reconnect."""
+    (a moderator appointed or removed while watching). With Redis, presence lists every
+    process's connections and python-socketio forwards the room change to their owner."""
     presence = current_app.extensions["livelite.presence"]
     for sid in presence.sids_of(live_id, f"user:{user_id}"):
         if staff:
@@ -57,8 +59,9 @@ def set_staff(live_id: int, user_id: int, staff: bool) -> None:
 
 
 def disconnect_member(live_id: int, user_id: int) -> None:
-    """Close every connection of one person to one live in this process (kick, ban).
-    Their events would be refused anyway: every handler checks sanctions in the database."""
+    """Close every connection of one person to one live (kick, ban), in whichever process
+    holds it (see ``set_staff``). Their events would be refused anyway: every handler
+    checks sanctions in the database."""
     presence = current_app.extensions["livelite.presence"]
     for sid in presence.sids_of(live_id, f"user:{user_id}"):
         socketio.server.disconnect(sid, namespace=LIVE_NAMESPACE)
@@ -74,7 +77,8 @@ def emit_to_user(user_id: int, event: str, payload: dict) -> None:
 
 
 class Presence:
-    """Who is watching which live, in this process.
+    """Who is watching which live, in this process (``cluster.RedisPresence`` shares it
+    between processes).
 
     A person counts once however many tabs or reconnects they have: connections are
     grouped by identity (user id, or a per-browser id for visitors).
@@ -85,14 +89,18 @@ class Presence:
         self._by_live: dict[int, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
         self._by_sid: dict[str, tuple[int, str]] = {}
 
-    def join(self, live_id: int, identity: str, sid: str) -> int:
+    def join(self, live_id: int, identity: str, sid: str) -> tuple[int, bool]:
+        """Add a connection; returns (new count, whether it is this person's first)."""
         with self._lock:
-            self._by_live[live_id][identity].add(sid)
+            sids = self._by_live[live_id][identity]
+            first = not sids
+            sids.add(sid)
             self._by_sid[sid] = (live_id, identity)
-            return len(self._by_live[live_id])
+            return len(self._by_live[live_id]), first
 
-    def leave(self, sid: str) -> tuple[int, int] | None:
-        """Forget a connection; returns (live id, new count) or None if unknown."""
+    def leave(self, sid: str) -> tuple[int, int, str, bool] | None:
+        """Forget a connection; returns (live id, new count, identity, whether it was
+        this person's last) or None if unknown."""
         with self._lock:
             found = self._by_sid.pop(sid, None)
             if found is None:
@@ -100,17 +108,18 @@ class Presence:
             live_id, identity = found
             people = self._by_live[live_id]
             people[identity].discard(sid)
-            if not people[identity]:
+            last = not people[identity]
+            if last:
                 del people[identity]
             count = len(people)
             if not people:
                 del self._by_live[live_id]
-            return live_id, count
+            return live_id, count, identity, last
 
-    def identity_of(self, sid: str) -> str | None:
+    def entries(self) -> list[tuple[int, str, str]]:
+        """Every (live id, identity, sid) of this process."""
         with self._lock:
-            found = self._by_sid.get(sid)
-            return found[1] if found else None
+            return [(live_id, identity, sid) for sid, (live_id, identity) in self._by_sid.items()]
 
     def sids_of(self, live_id: int, identity: str) -> list[str]:
         with self._lock:
@@ -136,9 +145,12 @@ class ViewerCounts:
     the exact count in its own ``room_state``.
     """
 
-    def __init__(self, presence: Presence, interval: float):
+    def __init__(self, presence: Presence, interval: float, shared: bool = False):
         self._presence = presence
         self._interval = interval
+        # With several processes, another one may have told the room a newer count
+        # since this one last did: a count equal to ours is sent anyway.
+        self._shared = shared
         self._lock = threading.Lock()
         self._told: dict[int, tuple[float, int]] = {}  # live id → (when, count)
         self._due: set[int] = set()
@@ -167,7 +179,7 @@ class ViewerCounts:
         count = self._presence.count(live_id)
         with self._lock:
             last = self._told.get(live_id)
-            if last is not None and last[1] == count:
+            if last is not None and last[1] == count and not self._shared:
                 return
             if count == 0:
                 # Nobody left to tell: forget the live (a later join starts afresh).
@@ -177,12 +189,63 @@ class ViewerCounts:
         emit_to_live(live_id, "viewers", {"live_id": live_id, "count": count})
 
 
+log = logging.getLogger("livelite.realtime")
+
+
+@socketio.on_error_default
+def on_unexpected_error(exc: Exception) -> dict:
+    """Any Socket.IO handler that raises: the transaction is rolled back, the sender
+    gets an error acknowledgement (what the handler returns becomes the ack) instead of
+    silence, and the connection stays usable. A busy database (a lock held longer than
+    the timeout) is said as such, with a wait."""
+    from livelite.errors import BUSY_RETRY_AFTER, database_busy
+    from livelite.extensions import db
+
+    db.session.rollback()
+    event = request.event.get("message") if getattr(request, "event", None) else "?"
+    busy = database_busy(exc)
+    if busy:
+        log.warning("database busy on Socket.IO %s: %s", event, exc)
+    else:
+        log.exception("Socket.IO handler %s failed", event)
+    if event == "connect":
+        # Whatever a connect handler returns (but False) accepts the connection.
+        raise ConnectionRefusedError(_("The site is busy. Try again in a moment.") if busy else "server error")
+    if busy:
+        return {
+            "ok": False,
+            "code": "busy",
+            "error": _("The site is busy. Nothing was changed; try again in a moment."),
+            "retry_after": BUSY_RETRY_AFTER,
+        }
+    return {
+        "ok": False,
+        "code": "server_error",
+        "error": _("Something went wrong on our side. Nothing you did; try again in a moment."),
+    }
+
+
 def init_app(app) -> None:
+    from livelite import cluster as cluster_mod
+
+    cluster = cluster_mod.of(app)
     presence = Presence()
+    if cluster.shared:
+        presence = cluster_mod.RedisPresence(cluster, presence)
     app.extensions["livelite.presence"] = presence
-    app.extensions["livelite.viewer_counts"] = ViewerCounts(
-        presence, float(app.config["VIEWERS_BROADCAST_SECONDS"])
+    viewer_counts = app.extensions["livelite.viewer_counts"] = ViewerCounts(
+        presence, float(app.config["VIEWERS_BROADCAST_SECONDS"]), shared=cluster.shared
     )
+
+    def presence_gone(live_id: int, identity: str) -> None:
+        # A process died holding this person's last connection to the live.
+        from livelite.services import analytics
+
+        with app.app_context():
+            analytics.attendance_leave(live_id, identity)
+        viewer_counts.changed(live_id)
+
+    cluster.on_presence_gone.append(presence_gone)
     media = app.extensions["livelite.media"]
     media.listeners.append(_media_event)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
@@ -14,10 +15,14 @@ import pytest
 from factories import PASSWORD
 from flask.cli import FlaskGroup
 from pages import find_form, meta_csrf_token, submit
+from postgres_support import ON_POSTGRES, SERVER_URL, PostgresDatabases
 from werkzeug import security as werkzeug_security
 
 from livelite import create_app
 from livelite.extensions import db
+
+# Where make_app notes the PostgreSQL database of an instance folder.
+POSTGRES_MARKER = "postgres-database"
 
 BASE_CONFIG = {
     "TESTING": True,
@@ -72,9 +77,30 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session")
-def migrated_db(tmp_path_factory) -> Path:
-    """A SQLite file built by the real migrations, once per session; tests copy it."""
+def postgres() -> Iterator[PostgresDatabases]:
+    """This process's databases on the server named by LIVELITE_TEST_DATABASE_URL."""
+    databases = PostgresDatabases(SERVER_URL)
+    databases.drop_stale()
+    yield databases
+    databases.drop_mine()
+
+
+@pytest.fixture(scope="session")
+def migrated_db(request, tmp_path_factory) -> Path | str:
+    """A database built by the real migrations, once per session (per xdist worker);
+    tests copy it. On SQLite a file (its path); on PostgreSQL a template database (its
+    name)."""
     folder = tmp_path_factory.mktemp("template-instance")
+    if ON_POSTGRES:
+        postgres = request.getfixturevalue("postgres")
+        name = postgres.new_name() + "_template"
+        app = create_app(
+            {**BASE_CONFIG, "INSTANCE_PATH": folder, "SQLALCHEMY_DATABASE_URI": postgres.create(name)}
+        )
+        with app.app_context():
+            flask_migrate.upgrade()
+            db.engine.dispose()
+        return name
     app = create_app({**BASE_CONFIG, "INSTANCE_PATH": folder})
     with app.app_context():
         flask_migrate.upgrade()
@@ -88,18 +114,32 @@ def migrated_db(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def make_app(tmp_path, migrated_db):
+def make_app(request, tmp_path, migrated_db):
     """Build an app on a fresh copy of the migrated database: ``make_app(**config)``.
 
-    Each call gets its own instance folder unless ``INSTANCE_PATH`` is given.
+    Each call gets its own instance folder unless ``INSTANCE_PATH`` is given; apps on
+    one instance folder share its database (a restart). On PostgreSQL the instance's
+    ``config.py`` names the instance's database, so an app created any other way on
+    that folder (``create_app``, a server in a subprocess) finds it too.
     """
     apps = []
+    databases: list[str] = []
 
     def factory(**overrides):
         default = tmp_path if not apps else tmp_path / f"instance{len(apps)}"
         instance = Path(overrides.pop("INSTANCE_PATH", default))
         instance.mkdir(parents=True, exist_ok=True)
-        if not (instance / "livelite.db").exists():
+        if ON_POSTGRES:
+            marker = instance / POSTGRES_MARKER
+            if not marker.exists():
+                postgres = request.getfixturevalue("postgres")
+                name = postgres.new_name()
+                url = postgres.create(name, template=migrated_db)
+                databases.append(name)
+                with (instance / "config.py").open("a") as config_file:
+                    config_file.write(f"\nSQLALCHEMY_DATABASE_URI = {url!r}\n")
+                marker.write_text(name)
+        elif not (instance / "livelite.db").exists():
             shutil.copyfile(migrated_db, instance / "livelite.db")
         app = create_app({**BASE_CONFIG, "INSTANCE_PATH": instance, **overrides})
         apps.append(app)
@@ -110,6 +150,10 @@ def make_app(tmp_path, migrated_db):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+    if databases:
+        postgres = request.getfixturevalue("postgres")
+        for name in databases:
+            postgres.drop(name)
 
 
 @pytest.fixture

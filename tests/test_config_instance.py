@@ -13,6 +13,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
 from factories import PASSWORD, make_admin, make_user
 from pages import submit
+from postgres_support import only_sqlite
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
@@ -146,6 +147,7 @@ def pragma(conn, name):
     return conn.execute(text(f"PRAGMA {name}")).scalar()
 
 
+@only_sqlite
 def test_sqlite_pragmas_are_set_on_every_connection(app):
     with app.app_context():
         assert pragma(db.session, "journal_mode") == "wal"
@@ -159,6 +161,7 @@ def test_sqlite_pragmas_are_set_on_every_connection(app):
                 assert pragma(conn, "journal_mode") == "wal"
 
 
+@only_sqlite
 def test_busy_timeout_follows_the_config(make_app):
     app = make_app(SQLITE_BUSY_TIMEOUT_MS=1234)
     with app.app_context():
@@ -180,3 +183,23 @@ def test_schema_comes_from_the_migrations(app):
     head = ScriptDirectory.from_config(config).get_current_head()
     with app.app_context():
         assert db.session.execute(text("SELECT version_num FROM alembic_version")).scalar() == head
+
+
+def test_processes_starting_together_on_a_new_instance_agree_on_one_secret_key(tmp_path):
+    import threading
+
+    from livelite.config import load_secret_key
+
+    keys, barrier = [], threading.Barrier(8)
+
+    def start():
+        barrier.wait()
+        keys.append(load_secret_key(tmp_path))
+
+    threads = [threading.Thread(target=start) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(keys) == 8 and len(set(keys)) == 1 and len(keys[0]) == 64
+    assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]  # no temporary left

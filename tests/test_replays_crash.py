@@ -13,13 +13,14 @@ from __future__ import annotations
 import errno
 import os
 import signal
-import sqlite3
 import sys
 from pathlib import Path
 
 import pytest
 from factories import make_admin, make_user
 from media_support import FPS, HEIGHT, WIDTH, clusters, decode, recording, rtmp_push, wait_for
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 from video_media import decoded
 
 from livelite.extensions import db
@@ -58,13 +59,14 @@ def alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def query(instance: Path, sql: str, *params):
+def query(database_url: str, sql: str, **params):
     """Read the server's database as it is now (the server writes it, we only look)."""
-    connection = sqlite3.connect(f"file:{instance / 'livelite.db'}?mode=ro", uri=True, timeout=10)
+    engine = create_engine(database_url, poolclass=NullPool)
     try:
-        return connection.execute(sql, params).fetchall()
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(sql), params)]
     finally:
-        connection.close()
+        engine.dispose()
 
 
 def recorded_seconds(folder: Path) -> float:
@@ -93,7 +95,9 @@ def test_a_server_killed_during_a_live_loses_nothing_and_the_next_start_makes_th
     instance = tmp_path / "instance"
     # The site (an admin, a creator and their stream key) is made here, on the migrated
     # database the server then opens: three ``flask`` commands would take 15 s or more.
-    with make_app(INSTANCE_PATH=instance).app_context():
+    site = make_app(INSTANCE_PATH=instance)
+    database = site.config["SQLALCHEMY_DATABASE_URI"]  # SQLite's file, or PostgreSQL's
+    with site.app_context():
         make_admin()
         key = lives.stream_key(make_user("maker", role=Role.CREATOR)).key
         db.session.remove()
@@ -105,7 +109,7 @@ def test_a_server_killed_during_a_live_loses_nothing_and_the_next_start_makes_th
         push = rtmp_push(f"rtmp://127.0.0.1:{port}/live/{key}", 60, realtime=True)
 
         def feed_folder() -> Path | None:
-            rows = query(instance, "SELECT media_dir FROM feeds WHERE media_dir IS NOT NULL")
+            rows = query(database, "SELECT media_dir FROM feeds WHERE media_dir IS NOT NULL")
             return instance / "media" / rows[0][0] if rows else None
 
         folder = wait_for(feed_folder, 20, "the push made no feed")
@@ -124,7 +128,7 @@ def test_a_server_killed_during_a_live_loses_nothing_and_the_next_start_makes_th
                 os.kill(pid, signal.SIGKILL)
             wait_for(lambda: not any(alive(pid) for pid in ffmpegs), 10, "ffmpeg outlived SIGKILL")
             assert "#EXT-X-ENDLIST" not in (folder / "run-0001.m3u8").read_text()
-        (live_id, status) = query(instance, "SELECT id, status FROM lives")[0]
+        (live_id, status) = query(database, "SELECT id, status FROM lives")[0]
         assert status == "live"  # nobody had the chance to end it
     finally:
         if push is not None and push.poll() is None:
@@ -137,12 +141,12 @@ def test_a_server_killed_during_a_live_loses_nothing_and_the_next_start_makes_th
     restarted = start_server(instance)
     try:
         # By the time it answers, the live is closed and its replay exists.
-        assert query(instance, "SELECT status, end_reason FROM lives WHERE id = ?", live_id) == [
+        assert query(database, "SELECT status, end_reason FROM lives WHERE id = :id", id=live_id) == [
             ("ended", "recovered")
         ]
         assert "Closed 1 live(s) left open by the previous run." in restarted.log()
         (replay_id, duration, visibility) = query(
-            instance, "SELECT id, duration_s, visibility FROM replays WHERE live_id = ?", live_id
+            database, "SELECT id, duration_s, visibility FROM replays WHERE live_id = :id", id=live_id
         )[0]
         assert visibility == "private"
         assert duration >= on_disk, f"the replay has {duration} s, {on_disk} s were on disk before the kill"
@@ -152,7 +156,7 @@ def test_a_server_killed_during_a_live_loses_nothing_and_the_next_start_makes_th
 
         def mp4_ready():
             rows = query(
-                instance, "SELECT mp4_status, mp4_path FROM replay_feeds WHERE replay_id = ?", replay_id
+                database, "SELECT mp4_status, mp4_path FROM replay_feeds WHERE replay_id = :id", id=replay_id
             )
             assert rows and rows[0][0] in ("pending", "processing", "ready"), rows
             return rows[0][1] if rows[0][0] == "ready" else None

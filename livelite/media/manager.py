@@ -43,6 +43,16 @@ def ffmpeg_path(app: Flask) -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+def limit_blocking_threads(count: int) -> None:
+    """How many threads ``run_blocking`` may use (before its first call)."""
+    import eventlet.patcher
+
+    if eventlet.patcher.is_monkey_patched("thread"):
+        from eventlet import tpool
+
+        tpool.set_num_threads(max(1, count))
+
+
 def run_blocking(func, *args):
     """Run CPU work off the event loop under eventlet, directly otherwise."""
     try:
@@ -129,6 +139,14 @@ class LiveMedia:
             self.feed_live.pop(feed_id, None)
         if ingest is not None:
             ingest.finish()
+
+    def stop_publishing(self, feed_id: int, code: str) -> None:
+        """Refuse the publisher's next chunks (``code`` says why), then let ffmpeg finish
+        the files of what was sent."""
+        # Refused first, so that a chunk arriving meanwhile gets a clear answer instead
+        # of an ingest error (which would end the whole live).
+        self.app.extensions["livelite.publishing"].stop_feed(feed_id, code)
+        self.finish_feed(feed_id)
 
     def health(self, feed_id: int) -> dict | None:
         ingest = self.ingests.get(feed_id)
@@ -309,6 +327,106 @@ class LiveMedia:
             self.rtmp.stop()
         for feed_id in list(self.ingests):
             self.finish_feed(feed_id)
+
+
+class RemoteMedia(LiveMedia):
+    """The media manager of a process that does not own ingest (``LIVELITE_INGEST=false``).
+
+    Paths are the same (every process sees the media folder); what needs the running
+    ffmpeg goes to the ingest process through ``Cluster.to_ingest``. Ending a live never
+    depends on it: when no ingest process answers, the live is ended in the database
+    here, and the ingest process closes what is left when it starts again.
+    """
+
+    # How long a request waits for the ingest process (ending a live waits for ffmpeg
+    # to finish its files: a second or two).
+    END_WAIT_S = 30.0
+
+    def _cluster(self):
+        from livelite import cluster
+
+        return cluster.of(self.app)
+
+    def start_ingest(self, feed, *, new_recorder: bool = False):
+        raise IngestFailed("this process does not run ingest (LIVELITE_INGEST=false)")
+
+    def write(self, feed_id: int, data: bytes, max_kbps: int | None = None) -> None:
+        raise IngestFailed("this process does not run ingest (LIVELITE_INGEST=false)")
+
+    def finish_feed(self, feed_id: int) -> None:
+        from livelite.cluster import IngestUnavailable
+
+        try:
+            self._cluster().to_ingest("finish_feed", feed_id=feed_id)
+        except IngestUnavailable as exc:
+            log.warning("feed %s: not finished by the ingest process (%s)", feed_id, exc)
+
+    def stop_publishing(self, feed_id: int, code: str) -> None:
+        from livelite.cluster import IngestUnavailable
+
+        try:
+            self._cluster().to_ingest("stop_publishing", wait=self.END_WAIT_S, feed_id=feed_id, code=code)
+        except IngestUnavailable as exc:
+            log.warning("feed %s: not stopped by the ingest process (%s)", feed_id, exc)
+
+    def health(self, feed_id: int) -> dict | None:
+        from livelite.cluster import IngestUnavailable
+
+        try:
+            return self._cluster().to_ingest("health", wait=2.0, feed_id=feed_id)
+        except IngestUnavailable:
+            return None
+
+    def end_live(self, live_id: int, reason: str) -> None:
+        from livelite.cluster import IngestUnavailable
+        from livelite.services import lives
+
+        try:
+            self._cluster().to_ingest("end_live", wait=self.END_WAIT_S, live_id=live_id, reason=reason)
+            return
+        except IngestUnavailable as exc:
+            log.warning("live %s: ending it here, the ingest process did not (%s)", live_id, exc)
+        with self.app.app_context():
+            live = lives.get_live(live_id)
+            already = not live.is_live
+            lives.end_live(live, reason)
+        if not already:
+            self.notify("live_ended", live_id, {"reason": reason})
+
+    def start_rtmp(self) -> int:
+        raise RuntimeError("RTMP ingest runs in the ingest process only")
+
+    def tick(self) -> None:
+        pass
+
+    def recover(self) -> int:
+        return 0
+
+    def shutdown(self) -> None:
+        pass
+
+
+def register_ingest_handlers(cluster) -> None:
+    """What the ingest process does for the others (``Cluster.to_ingest``)."""
+
+    def media(app):
+        return app.extensions["livelite.media"]
+
+    @cluster.handler("end_live")
+    def _end_live(app, live_id: int, reason: str):
+        media(app).end_live(int(live_id), str(reason))
+
+    @cluster.handler("finish_feed")
+    def _finish_feed(app, feed_id: int):
+        media(app).finish_feed(int(feed_id))
+
+    @cluster.handler("stop_publishing")
+    def _stop_publishing(app, feed_id: int, code: str):
+        media(app).stop_publishing(int(feed_id), str(code))
+
+    @cluster.handler("health")
+    def _health(app, feed_id: int):
+        return media(app).health(int(feed_id))
 
 
 class _RtmpSink:

@@ -8,7 +8,9 @@ queued once however often it is submitted, and what a stopped process left unfin
 is found again by ``recover`` at the next start.
 
 Until ``start`` (the server does it; tests never do), ``submit`` does nothing: tests
-call the work functions directly.
+call the work functions directly. In a process that does not own ingest
+(``LIVELITE_INGEST=false``, livelite/cluster.py) the queue is never started and
+``submit`` hands the key to the ingest process's queue through Redis.
 """
 
 from __future__ import annotations
@@ -57,12 +59,26 @@ class WorkQueue:
 
     def submit(self, key: Hashable) -> bool:
         if not self.started:
-            return False
+            return self._forward(key)
         with self.lock:
             if key in self.queued:
                 return False
             self.queued.add(key)
         self.pending_keys.put(key)
+        return True
+
+    def _forward(self, key: Hashable) -> bool:
+        from livelite.cluster import IngestUnavailable
+
+        cluster = self.app.extensions.get("livelite.cluster")
+        if cluster is None or not cluster.shared or cluster.ingest:
+            return False
+        try:
+            cluster.to_ingest("submit", queue=self.name, key=list(key) if isinstance(key, tuple) else key)
+        except IngestUnavailable as exc:
+            # Its state is in the database: the ingest process's recover() finds it.
+            log.warning("%s %s: queued for the ingest process's next start (%s)", self.name, key, exc)
+            return False
         return True
 
     def recover(self) -> int:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from itertools import pairwise
 
 from flask import current_app
-from sqlalchemy import case, distinct, func, select, update
+from sqlalchemy import Float, case, cast, distinct, func, select, update
 
 from livelite.extensions import db
 from livelite.models import Attendance, Live, LiveSample, LiveStatus, RoomSettings
@@ -71,15 +71,28 @@ def close_attendance(live_id: int, *, at: datetime | None = None) -> None:
     db.session.commit()
 
 
-def recover_attendance() -> int:
+def recover_attendance(presence=None) -> int:
     """At start: rows the previous process left open close at their last ``seen_at``
     (no connection survives a restart; those who are still watching rejoin and get a
-    new row). Returns how many were closed."""
-    result = db.session.execute(
-        update(Attendance).where(Attendance.left_at.is_(None)).values(left_at=Attendance.seen_at)
-    )
+    new row). With several processes (``presence`` shared through Redis), the rows of
+    people still connected to another process stay open. Returns how many were closed."""
+    if presence is None:
+        result = db.session.execute(
+            update(Attendance).where(Attendance.left_at.is_(None)).values(left_at=Attendance.seen_at)
+        )
+        db.session.commit()
+        return result.rowcount or 0
+    closed = 0
+    rows = db.session.scalars(select(Attendance).where(Attendance.left_at.is_(None))).all()
+    present: dict[int, set[str]] = {}
+    for row in rows:
+        if row.live_id not in present:
+            present[row.live_id] = set(presence.identities(row.live_id))
+        if row.identity not in present[row.live_id]:
+            row.left_at = row.seen_at
+            closed += 1
     db.session.commit()
-    return result.rowcount or 0
+    return closed
 
 
 def sample(presence=None, *, at: datetime | None = None) -> int:
@@ -134,10 +147,11 @@ def _seconds(delta) -> int:
 def seconds_between(start, end):
     """SQL for the whole seconds from ``start`` to ``end`` (two datetime columns), so sums
     of durations are computed by the database instead of over every row in Python (a
-    month of attendance is ~100 000 rows). SQLite has no interval type; PostgreSQL does."""
+    month of attendance is ~100 000 rows). SQLite has no interval type; PostgreSQL does
+    (its ``extract`` gives a numeric, a Decimal in Python: cast to a float like SQLite's)."""
     if db.session.get_bind().dialect.name == "sqlite":
         return func.round((func.julianday(end) - func.julianday(start)) * 86400)
-    return func.extract("epoch", end - start)
+    return cast(func.extract("epoch", end - start), Float)
 
 
 def live_window(live: Live, now: datetime | None = None) -> tuple[datetime | None, datetime | None]:
@@ -254,11 +268,12 @@ def live_figures(live: Live, *, now: datetime | None = None) -> dict:
             .select_from(Follow)
             .where(Follow.followed_id == live.host_id, Follow.created_at >= start, Follow.created_at <= end)
         )
-    minute_of = (ChatMessage.offset_ms / 60000).label("minute")
+    # Whole minutes (``/`` would be a true division: one group per message).
+    minute_of = (ChatMessage.offset_ms // 60000).label("minute")
     chat_pairs = db.session.execute(
         select(minute_of, func.count()).where(ChatMessage.live_id == live.id).group_by(minute_of)
     ).all()
-    gift_minute = (GiftSend.offset_ms / 60000).label("minute")
+    gift_minute = (GiftSend.offset_ms // 60000).label("minute")
     diamond_pairs = db.session.execute(
         select(gift_minute, func.sum(GiftSend.diamonds))
         .where(GiftSend.live_id == live.id)

@@ -46,7 +46,7 @@ def overview(actor: User, app: Flask, now: datetime | None = None) -> dict:
     live_ids = list(db.session.scalars(select(Live.id).where(Live.status == LiveStatus.LIVE)))
     presence = app.extensions["livelite.presence"]
     total, banned = db.session.execute(
-        select(func.count(), func.coalesce(func.sum(User.is_banned), 0)).select_from(User)
+        select(func.count(), func.count().filter(User.is_banned.is_(True))).select_from(User)
     ).one()
     new = db.session.scalar(
         select(func.count()).select_from(User).where(User.created_at >= now - timedelta(days=7))

@@ -116,7 +116,9 @@ def for_you(viewer: User | None, page: int, viewers_of, page_size: int | None = 
     video_count = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     total = len(ranked) + video_count
     start = (page - 1) * page_size
-    end = min(start + page_size, total)
+    # A page past the end is empty (a negative LIMIT is "no limit" on SQLite and an
+    # error on PostgreSQL).
+    end = max(start, min(start + page_size, total))
     first_live = _lives_before(start, len(ranked), video_count)
     last_live = _lives_before(end, len(ranked), video_count)
     videos = list(

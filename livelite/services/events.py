@@ -100,7 +100,9 @@ def _validated(creator: User, fields: tuple, visibility, group_id, *, check_futu
 
 
 def _cover(data: bytes | None) -> str | None:
-    if not data:
+    """The stored cover made from ``data``; None when no file was chosen (an empty
+    file that was chosen is refused, not taken for "no cover")."""
+    if data is None:
         return None
     config = current_app.config
     image = images.decode_image(
@@ -289,13 +291,19 @@ def window_opens_at(event: Event) -> datetime:
     return event.starts_at - timedelta(minutes=get_setting("GO_LIVE_WINDOW_MINUTES"))
 
 
+def require_event_host(event: Event, user: User) -> None:
+    """Only the event's creator goes live with it (an admin too may edit or cancel it,
+    but the live would be the admin's)."""
+    require_creator(event, user)
+    if event.creator_id != user.id:
+        raise PermissionDenied(_("Only the creator of this event can go live with it."))
+
+
 def go_live(event: Event, user: User, now: datetime | None = None) -> Live:
     """Start the event's live: from GO_LIVE_WINDOW_MINUTES before the start, not earlier;
     a late start is fine. Every go-live rule applies."""
     now = now or utcnow()
-    require_creator(event, user)
-    if event.creator_id != user.id:
-        raise PermissionDenied(_("Only the creator of this event can go live with it."))
+    require_event_host(event, user)
     if event.is_cancelled:
         raise Conflict(_("This event is cancelled."))
     if event.live_id is not None:

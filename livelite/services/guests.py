@@ -226,15 +226,12 @@ def _close_feed(live: Live, user_id: int) -> bool:
 
 def _stop_ingest(live: Live, user_id: int, code: str) -> None:
     """Refuse the person's next chunks (``code`` says why), then let ffmpeg finish the
-    files of what was sent: the recording keeps everything up to this moment."""
-    registry = current_app.extensions["livelite.publishing"]
+    files of what was sent: the recording keeps everything up to this moment (in the
+    ingest process, wherever this runs)."""
     media = current_app.extensions["livelite.media"]
-    feed_ids = db.session.scalars(select(Feed.id).where(Feed.live_id == live.id, Feed.user_id == user_id))
+    feed_ids = list(db.session.scalars(select(Feed.id).where(Feed.live_id == live.id, Feed.user_id == user_id)))
     for feed_id in feed_ids:
-        # Refused first, so that a chunk arriving meanwhile gets a clear answer instead
-        # of an ingest error (which would end the whole live).
-        registry.stop_feed(feed_id, code)
-        media.finish_feed(feed_id)
+        media.stop_publishing(feed_id, code)
 
 
 def _off_stage(live: Live, row: LiveGuest, status: GuestStatus, code: str) -> None:

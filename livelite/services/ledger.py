@@ -146,7 +146,8 @@ def _same(tx: LedgerTransaction, type_: TransactionType, legs: list[Leg]) -> boo
 
 def check_key(key: str | None) -> str:
     """A client's idempotency key, checked: 1–128 printable characters."""
-    text = (key or "").strip()
+    # Whatever a client sent: only a string can be a key (a JSON true or 5 is not).
+    text = key.strip() if isinstance(key, str) else ""
     if not text or len(text) > IDEMPOTENCY_KEY_MAX or not text.isprintable():
         raise ValidationFailed(
             {
@@ -206,8 +207,11 @@ def post(
             raise Conflict(_("This idempotency key was already used for a different operation.")) from None
         return Posted(existing, False)
     try:
-        # Debits first: a refusal then costs no other write.
-        for leg in sorted(legs, key=lambda leg: leg.amount):
+        # In account order: on PostgreSQL each update locks its row until the commit,
+        # and two postings sharing accounts (two gifts to one host, split differently
+        # between the host and the platform) must take those locks in the same order,
+        # or each waits for the other until the server aborts one as a deadlock.
+        for leg in sorted(legs, key=lambda leg: leg.account_id):
             _move(leg)
     except InsufficientFunds:
         db.session.rollback()

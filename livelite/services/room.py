@@ -293,7 +293,8 @@ def state_payload(live: Live, user: User | None, viewers: int) -> dict:
 
 # -- rate limits ---------------------------------------------------------------------
 class RateLimiter:
-    """Token buckets per key, in this process (issue 9 moves them to Redis).
+    """Token buckets per key, in this process (``cluster.RedisRateLimiter`` keeps them in
+    Redis when several processes serve the site).
 
     Cheap enough to run before any database work, so a flooding client is turned
     away without slowing the room for others.
@@ -346,4 +347,10 @@ def check_rate(kind: str, user_id: int, capacity: float, per_seconds: float, cos
 
 
 def init_app(app) -> None:
-    app.extensions["livelite.room_limits"] = RateLimiter()
+    from livelite import cluster
+
+    shared = cluster.of(app)
+    local = RateLimiter()
+    app.extensions["livelite.room_limits"] = (
+        cluster.RedisRateLimiter(shared, local) if shared.shared else local
+    )

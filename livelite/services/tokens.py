@@ -13,6 +13,7 @@ from datetime import timedelta
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from livelite.extensions import db
 from livelite.models import ApiToken, User
@@ -75,7 +76,12 @@ def user_for_secret(secret: str) -> tuple[User, ApiToken] | None:
     # Write last_used_at at most once a minute so reads don't turn into writes.
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         token.last_used_at = now
-        db.session.commit()
+        try:
+            db.session.commit()
+        except OperationalError:
+            # Bookkeeping only: a database busy with another writer must not refuse
+            # the request (it is written on a later one).
+            db.session.rollback()
     return token.user, token
 
 

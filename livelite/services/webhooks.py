@@ -581,5 +581,16 @@ def worker_of(app: Flask) -> Worker:
 
 def _wake() -> None:
     worker = current_app.extensions.get("livelite.webhooks")
-    if worker is not None:
+    if worker is not None and worker.started:
         worker.wake()
+        return
+    from livelite import cluster
+
+    shared = cluster.of(current_app)
+    if shared.shared and not shared.ingest:
+        # The sender runs in the ingest process; without it, it wakes on its own within
+        # IDLE_SECONDS, or finds the delivery when it starts.
+        try:
+            shared.to_ingest("webhooks_wake")
+        except cluster.IngestUnavailable:
+            pass

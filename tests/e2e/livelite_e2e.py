@@ -72,7 +72,9 @@ class LiveServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
-def start_server(instance_path: Path, extra_env: dict[str, str] | None = None) -> LiveServer:
+def start_server(
+    instance_path: Path, extra_env: dict[str, str] | None = None, log_name: str = "server.log"
+) -> LiveServer:
     """Start ``python app.py`` on a free port and wait until /healthz answers ok.
 
     Shared with ``screens.py`` so the screenshots see the same server the tests do.
@@ -98,7 +100,7 @@ def start_server(instance_path: Path, extra_env: dict[str, str] | None = None) -
         "PYTHONUNBUFFERED": "1",
         **(extra_env or {}),
     }
-    log_path = instance_path.parent / "server.log"
+    log_path = instance_path.parent / log_name
     with log_path.open("wb") as log:
         # The child keeps its own copy of the descriptor; ours can close.
         process = subprocess.Popen(

@@ -78,7 +78,7 @@ def on_connect(auth):
         user, can_act = _connecting_user(auth)
         lives.require_watch(live, user, auth.get("invite"))
         room.require_may_join(live, user)
-    except (TypeError, ValueError, DomainError) as exc:
+    except (TypeError, ValueError, OverflowError, DomainError) as exc:  # OverflowError: int(1e400)
         raise ConnectionRefusedError(getattr(exc, "message", "bad live id")) from None
     join_room(live_room(live.id))
     if user is not None:
@@ -92,24 +92,24 @@ def on_connect(auth):
         count = presence.count(live.id)
     else:
         identity = _identity(user)
-        first = not presence.sids_of(live.id, identity)
-        count = presence.join(live.id, identity, request.sid)
-        if first and live.is_live:
-            analytics.attendance_join(live.id, identity)
+        count, first = presence.join(live.id, identity, request.sid)
+        if first:
+            if live.is_live:
+                analytics.attendance_join(live.id, identity)
+            # Only a new person changes the count (not a second tab, not the host).
+            current_app.extensions["livelite.viewer_counts"].changed(live.id)
     emit("room_state", room.state_payload(live, user, count))
-    current_app.extensions["livelite.viewer_counts"].changed(live.id)
 
 
 @socketio.on("disconnect", namespace=LIVE_NAMESPACE)
 def on_disconnect(*_args):
     _members().pop(request.sid, None)
-    presence = current_app.extensions["livelite.presence"]
-    identity = presence.identity_of(request.sid)
-    left = presence.leave(request.sid)
+    left = current_app.extensions["livelite.presence"].leave(request.sid)
     if left is not None:
-        if identity is not None and not presence.sids_of(left[0], identity):
-            analytics.attendance_leave(left[0], identity)
-        current_app.extensions["livelite.viewer_counts"].changed(left[0])
+        live_id, _count, identity, last = left
+        if last:
+            analytics.attendance_leave(live_id, identity)
+            current_app.extensions["livelite.viewer_counts"].changed(live_id)
 
 
 def act(action, *, rate: tuple[str, float, float] | None = None, cost: float = 1.0, login: bool = True):

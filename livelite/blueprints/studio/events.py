@@ -50,12 +50,15 @@ def _error(exc: DomainError) -> dict:
 
 @socketio.on("connect", namespace=PUBLISH_NAMESPACE)
 def on_connect(auth=None):
-    """Only logged-in people may open a publishing connection."""
+    """Only logged-in people may open a publishing connection, and only to the process
+    that runs ingest (with several processes, nginx routes PUBLISH_SOCKET_PATH to it)."""
+    if not current_app.config["INGEST"]:
+        raise ConnectionRefusedError("this process does not run ingest: publish through PUBLISH_SOCKET_PATH")
     return bool(current_user.is_authenticated)
 
 
 @socketio.on("publish_start", namespace=PUBLISH_NAMESPACE)
-def on_publish_start(payload):
+def on_publish_start(payload=None):
     payload = payload if isinstance(payload, dict) else {}
     try:
         state = publishing.start(
@@ -67,7 +70,7 @@ def on_publish_start(payload):
             _registry(),
             request.sid,
         )
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # not a number; OverflowError: int(1e400)
         return {"ok": False, "error": _("This live does not exist.")}
     except DomainError as exc:
         return _error(exc)
@@ -75,7 +78,7 @@ def on_publish_start(payload):
 
 
 @socketio.on("publish_chunk", namespace=PUBLISH_NAMESPACE)
-def on_publish_chunk(payload):
+def on_publish_chunk(payload=None):
     payload = payload if isinstance(payload, dict) else {}
     media = _media()
     try:

@@ -177,7 +177,9 @@
   }
 
   function connect() {
-    socket = window.io("/publish", { reconnectionDelayMax: 3000 });
+    // With several processes, nginx routes this path to the one that runs ingest
+    // (docs/deploy.md); otherwise it is the usual /socket.io.
+    socket = window.io("/publish", { path: d.publishPath || "/socket.io", reconnectionDelayMax: 3000 });
     socket.on("connect", function () {
       socket.emit("publish_start", { live_id: liveId, mime: mime, recorder_id: recorderId }, function (reply) {
         if (!reply || !reply.ok) { stop(reply && reply.code, (reply && reply.error) || d.msgStoppedUnknown); return; }

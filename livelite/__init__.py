@@ -149,6 +149,10 @@ def _init_extensions(app: Flask) -> None:
     import livelite.blueprints.notifications.events
     import livelite.blueprints.studio.events  # noqa: F401
 
+    # The SocketIO object outlives an app (tests build many): a Redis queue set up by an
+    # earlier app must not stay on for a later one that has none.
+    if not app.config["SOCKETIO_MESSAGE_QUEUE"]:
+        socketio.server_options.pop("client_manager", None)
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],

@@ -25,10 +25,9 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_apt nginx
 pytest=(.venv/bin/python -m pytest -n "${LIVELITE_TEST_WORKERS:-auto}" --dist loadgroup --durations=15)
 echo "== the test suite on SQLite"
 "${pytest[@]}" "$@"
-# Then everything but the browser tests again on a real PostgreSQL (scripts/postgres.sh
-# installs and starts a throwaway server): by default when the whole suite was asked
-# for; LIVELITE_TEST_POSTGRES=1 forces it with arguments too, =0 skips it.
-if [ "${LIVELITE_TEST_POSTGRES:-$([ $# -eq 0 ] && echo 1 || echo 0)}" = 1 ]; then
+# LIVELITE_TEST_POSTGRES=1: then everything but the browser tests again on a real
+# PostgreSQL (scripts/postgres.sh installs and starts a throwaway server).
+if [ "${LIVELITE_TEST_POSTGRES:-0}" = 1 ]; then
   echo "== the test suite on PostgreSQL (browser tests excepted)"
   url=$(scripts/postgres.sh start)
   LIVELITE_TEST_DATABASE_URL=$url "${pytest[@]}" --ignore=tests/e2e "$@"

@@ -66,6 +66,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "real_hashing: keep the app's real (slow) password hashing")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (scripts/test.sh runs ``-n auto --dist loadgroup``), every
     browser test goes to one worker: they share session servers and Chromium, and two

@@ -253,7 +253,7 @@ def test_what_postgresql_refuses_from_a_client_is_a_400_not_a_500(app, client):
     id; PostgreSQL refuses both (ids are 32-bit there). Whatever the code path that lets
     one through, the client is told its request was wrong and the server goes on."""
     with app.app_context():
-        secret = make_token(make_admin(), ["read"])
+        secret = make_token(make_admin(), ["read", "write"])
     bearer = {"Authorization": f"Bearer {secret}"}
 
     response = client.get("/api/v1/admin/users", query_string={"q": "ad\x00min"}, headers=bearer)

@@ -196,24 +196,29 @@ def instance_path_from_env(default: Path) -> Path:
     return Path(value).expanduser().resolve() if value else default
 
 
+def create_once(path: Path, data: bytes) -> None:
+    """Create ``path`` (mode 0600) holding ``data`` unless it exists. Written under a
+    temporary name and linked into place, so processes starting together on a new
+    instance agree on one file: whoever links first wins, and nobody reads it half-written."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        pass  # another process won the race: its file is the one
+    finally:
+        temporary.unlink()
+
+
 def load_secret_key(instance_path: Path) -> str:
     """Read the secret key kept under the instance folder, creating it on first run.
 
     Keeping it on disk (mode 0600) means sessions survive restarts while no secret
-    ever sits in the repository. Written under a temporary name and linked into place,
-    so that processes starting together on a new instance agree on one key (as the
-    VAPID key in livelite.webpush).
+    ever sits in the repository.
     """
     key_file = instance_path / "secret_key"
     if not key_file.exists():
-        temporary = instance_path / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32))
-        try:
-            os.link(temporary, key_file)
-        except FileExistsError:
-            pass  # another process won the race: its key is the one
-        finally:
-            temporary.unlink()
+        create_once(key_file, secrets.token_hex(32).encode())
     return key_file.read_text().strip()

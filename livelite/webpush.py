@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import ipaddress
 import logging
-import os
 import re
 import socket
 import threading
@@ -38,6 +37,8 @@ from pywebpush import WebPushException, webpush
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from livelite.config import create_once
 
 log = logging.getLogger("livelite.push")
 
@@ -59,9 +60,9 @@ def load_vapid_key(instance_path: Path) -> ec.EllipticCurvePrivateKey:
     """Read the server's VAPID key (P-256, PEM) under the instance folder, creating it on first run.
 
     Every browser subscribes with its public half, so a new key would silently orphan
-    every subscription: it is created once, kept next to the secret key with mode 0600
-    and never regenerated. Created under a temporary name and linked into place, so two
-    processes starting together agree on one key.
+    every subscription: it is created once (``config.create_once``: processes starting
+    together agree on one key), kept next to the secret key with mode 0600 and never
+    regenerated.
     """
     key_file = instance_path / VAPID_KEY_FILE
     if not key_file.exists():
@@ -69,16 +70,7 @@ def load_vapid_key(instance_path: Path) -> ec.EllipticCurvePrivateKey:
         pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
-        temporary = instance_path / f".{VAPID_KEY_FILE}.{os.getpid()}.tmp"
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(pem)
-        try:
-            os.link(temporary, key_file)
-        except FileExistsError:
-            pass  # another process won the race: its key is the one
-        finally:
-            temporary.unlink()
+        create_once(key_file, pem)
     key = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
         raise RuntimeError(f"{key_file} is not a P-256 private key; move it away to get a new one")
